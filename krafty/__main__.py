@@ -1,0 +1,3 @@
+from krafty.cni import main
+
+main()

@@ -1,0 +1,287 @@
+"""The CNI protocol (SPEC 1.1.0): environment, versions, result and error objects.
+
+`run()` takes the runtime's inputs as arguments and returns the exit status, so the whole
+protocol can be driven in-process, without root. Nothing here imports pyroute2: VERSION
+must stay as cheap as starting the interpreter.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from typing import IO, Any
+
+SPEC_VERSION = "1.1.0"
+SUPPORTED_VERSIONS = ("0.3.1", "0.4.0", "1.0.0", "1.1.0")
+VERBS = ("ADD", "DEL", "CHECK", "VERSION", "GC", "STATUS")
+
+# Error codes: 1-99 are the spec's, 100+ are krafty's own (see README).
+INCOMPATIBLE_VERSION = 1
+UNSUPPORTED_FIELD = 2
+UNKNOWN_CONTAINER = 3
+INVALID_ENVIRONMENT = 4
+IO_FAILURE = 5
+DECODE_FAILURE = 6
+INVALID_CONFIG = 7
+TRY_AGAIN_LATER = 11
+PLUGIN_NOT_AVAILABLE = 50
+KERNEL_REFUSED = 100
+DEVICE_CONFLICT = 101
+CHECK_FAILED = 102
+IPAM_FAILED = 103
+INTERNAL_ERROR = 999
+
+log = logging.getLogger("krafty")
+
+_CONTAINER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
+MAX_CONTAINER_ID = 128  # keeps the owner record within the kernel's 255-byte ifalias
+
+
+class CniError(Exception):
+    """A failure the runtime should see as a CNI error object."""
+
+    def __init__(self, code: int, msg: str, details: str = "") -> None:
+        super().__init__(msg)
+        self.code = code
+        self.msg = msg
+        self.details = details
+
+    def to_json(self, cni_version: str) -> dict[str, Any]:
+        return {"cniVersion": cni_version, "code": self.code, "msg": self.msg, "details": self.details}
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """The runtime's environment for one call, validated."""
+
+    command: str
+    container_id: str = ""
+    netns: str = ""
+    ifname: str = ""
+    path: tuple[str, ...] = ()
+    environ: Mapping[str, str] = field(default_factory=dict)
+
+
+def valid_ifname(name: str) -> bool:
+    """The kernel's dev_valid_name(): 1-15 bytes, not . or .., no '/', ':' or whitespace."""
+    if not name or name in (".", "..") or len(name.encode("utf-8", "surrogateescape")) > 15:
+        return False
+    return not any(ch in "/:\0" or ch.isspace() for ch in name)
+
+
+def parse_environment(environ: Mapping[str, str]) -> Invocation:
+    command = environ.get("CNI_COMMAND", "")
+    if command not in VERBS:
+        raise CniError(INVALID_ENVIRONMENT, f"CNI_COMMAND must be one of {', '.join(VERBS)}", repr(command))
+    path = tuple(p for p in environ.get("CNI_PATH", "").split(":") if p)
+    if command in ("VERSION", "GC", "STATUS"):
+        return Invocation(command, path=path, environ=environ)
+    container_id = environ.get("CNI_CONTAINERID", "")
+    if not _CONTAINER_ID.fullmatch(container_id) or len(container_id) > MAX_CONTAINER_ID:
+        raise CniError(
+            INVALID_ENVIRONMENT,
+            f"CNI_CONTAINERID must match [A-Za-z0-9][A-Za-z0-9_.-]* and be at most {MAX_CONTAINER_ID} characters",
+            repr(container_id[:200]),
+        )
+    ifname = environ.get("CNI_IFNAME", "")
+    if not valid_ifname(ifname):
+        raise CniError(
+            INVALID_ENVIRONMENT,
+            "CNI_IFNAME must be 1-15 bytes without '/', ':' or whitespace",
+            repr(ifname[:200]),
+        )
+    netns = environ.get("CNI_NETNS", "")
+    if command in ("ADD", "CHECK") and not netns:
+        raise CniError(INVALID_ENVIRONMENT, f"CNI_NETNS is required for {command}")
+    if "\0" in netns:
+        raise CniError(INVALID_ENVIRONMENT, "CNI_NETNS contains a NUL byte")
+    return Invocation(command, container_id, netns, ifname, path, environ)
+
+
+@dataclass(frozen=True)
+class Interface:
+    name: str
+    mac: str = ""
+    sandbox: str = ""
+
+
+@dataclass(frozen=True)
+class IPConfig:
+    address: IPv4Interface
+    gateway: IPv4Address | None = None
+    interface: int | None = None
+
+
+@dataclass(frozen=True)
+class Route:
+    dst: IPv4Network
+    gw: IPv4Address | None = None
+
+
+@dataclass(frozen=True)
+class Result:
+    interfaces: tuple[Interface, ...] = ()
+    ips: tuple[IPConfig, ...] = ()
+    routes: tuple[Route, ...] = ()
+    dns: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self, cni_version: str) -> dict[str, Any]:
+        """The result in the version the config asked for (0.3.x/0.4.0 carry ips[].version)."""
+        legacy = version_tuple(cni_version) < (1, 0, 0)
+        ips = []
+        for ip in self.ips:
+            entry: dict[str, Any] = {"address": str(ip.address)}
+            if legacy:
+                entry = {"version": "4", **entry}
+            if ip.gateway is not None:
+                entry["gateway"] = str(ip.gateway)
+            if ip.interface is not None:
+                entry["interface"] = ip.interface
+            ips.append(entry)
+        out: dict[str, Any] = {"cniVersion": cni_version}
+        if self.interfaces:
+            out["interfaces"] = [
+                {k: v for k, v in (("name", i.name), ("mac", i.mac), ("sandbox", i.sandbox)) if v}
+                for i in self.interfaces
+            ]
+        out["ips"] = ips
+        if self.routes:
+            out["routes"] = [
+                {"dst": str(r.dst), **({"gw": str(r.gw)} if r.gw is not None else {})} for r in self.routes
+            ]
+        out["dns"] = dict(self.dns)
+        return out
+
+    @classmethod
+    def from_json(cls, data: Any) -> Result:
+        """Parse a result of any supported version; IPv6 entries are dropped (krafty is IPv4)."""
+        try:
+            interfaces = tuple(
+                Interface(str(i["name"]), str(i.get("mac", "")), str(i.get("sandbox", "")))
+                for i in data.get("interfaces") or ()
+            )
+            ips = []
+            for ip in data.get("ips") or ():
+                address = ip["address"]
+                if ":" in address:
+                    continue
+                gateway = ip.get("gateway")
+                index = ip.get("interface")
+                ips.append(
+                    IPConfig(
+                        IPv4Interface(address),
+                        IPv4Address(gateway) if gateway else None,
+                        index if isinstance(index, int) and not isinstance(index, bool) else None,
+                    )
+                )
+            routes = tuple(
+                Route(IPv4Network(r["dst"]), IPv4Address(r["gw"]) if r.get("gw") else None)
+                for r in data.get("routes") or ()
+                if ":" not in r["dst"]
+            )
+            dns = data.get("dns") or {}
+            if not isinstance(dns, dict):
+                raise TypeError("dns is not an object")
+        except (AttributeError, KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"not a CNI result: {err}") from err
+        return cls(interfaces, tuple(ips), routes, dns)
+
+
+Verb = Callable[[Invocation, Any], "Result | None"]
+
+
+def _error_version(raw: bytes) -> str:
+    """The config's cniVersion when it is one we speak, for the error object."""
+    try:
+        version = json.loads(raw).get("cniVersion")
+    except (ValueError, RecursionError, AttributeError):
+        return SPEC_VERSION
+    return version if version in SUPPORTED_VERSIONS else SPEC_VERSION
+
+
+@contextmanager
+def _logging_to(stderr: IO[str]) -> Iterator[None]:
+    """Send the log to this call's stderr (and logFile, once known), and detach afterwards."""
+    handler = logging.StreamHandler(stderr)
+    handler.setFormatter(logging.Formatter("krafty[%(process)d] %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    try:
+        yield
+    finally:
+        for attached in list(log.handlers):
+            log.removeHandler(attached)
+            if attached is not handler:
+                attached.close()
+
+
+def run(
+    environ: Mapping[str, str],
+    stdin: IO[bytes],
+    stdout: IO[str],
+    stderr: IO[str] | None = None,
+    verbs: Mapping[str, Verb] | None = None,
+) -> int:
+    """Handle one CNI call and return the process exit status.
+
+    stdout carries only the result or the error object; logs go to stderr. `verbs` lets
+    tests replace the kernel-facing implementation.
+    """
+    if environ.get("CNI_COMMAND") == "VERSION":
+        json.dump({"cniVersion": SPEC_VERSION, "supportedVersions": list(SUPPORTED_VERSIONS)}, stdout)
+        return 0
+    with _logging_to(stderr or sys.stderr):
+        return _handle(environ, stdin, stdout, verbs)
+
+
+def _handle(environ: Mapping[str, str], stdin: IO[bytes], stdout: IO[str], verbs: Mapping[str, Verb] | None) -> int:
+    raw = b""
+    try:
+        raw = stdin.read()
+        invocation = parse_environment(environ)
+        from krafty import config
+
+        conf = config.parse(raw, invocation.command)
+        if conf.log_file:
+            _log_to_file(conf.log_file)
+        if verbs is None:
+            from krafty.plugin import VERBS as verbs
+        result = verbs[invocation.command](invocation, conf)
+        if result is not None:
+            json.dump(result.to_json(conf.cni_version), stdout)
+        return 0
+    except CniError as err:
+        log.error("%s: %s %s", environ.get("CNI_COMMAND", "?"), err.msg, err.details)
+        json.dump(err.to_json(_error_version(raw)), stdout)
+        return 1
+    except Exception as err:  # the runtime must get an error object, never a traceback
+        log.exception("internal error")
+        json.dump(CniError(INTERNAL_ERROR, "internal error", repr(err)).to_json(_error_version(raw)), stdout)
+        return 1
+
+
+def _log_to_file(path: str) -> None:
+    try:
+        handler = logging.FileHandler(path)
+    except OSError as err:
+        log.warning("cannot open logFile %s: %s", path, err)
+        return
+    handler.setFormatter(logging.Formatter("%(asctime)s krafty[%(process)d] %(levelname)s %(message)s"))
+    log.addHandler(handler)
+
+
+def main() -> None:
+    """The `krafty` executable, as the runtime calls it."""
+    sys.exit(run(os.environ, sys.stdin.buffer, sys.stdout))

@@ -1,0 +1,322 @@
+"""The kernel side: VRF, bridge and veth on the node, the interface in the pod.
+
+The only module that imports pyroute2. It knows nothing of JSON or CNI; it raises
+DataplaneError (and its subclasses) naming the device and the value that was wrong.
+
+Ownership: every device krafty creates is put in device group KRAFTY_GROUP in the same
+netlink message that creates it, and then gets an alias naming its owner. A device with
+krafty's group but no alias yet is one whose ADD was interrupted between the two steps;
+it belongs to whoever's name it carries. Devices outside the group are never touched.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Interface
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+KRAFTY_GROUP = 0x6B7266  # "krf"
+_ALIAS_PREFIX = "krafty "
+_CLONE_NEWNET = 0x40000000
+_IFA_F_NOPREFIXROUTE = 0x200
+_RT_SCOPE_LINK = 253
+_RTPROT_STATIC = 4
+_IFF_UP = 0x1
+
+
+class DataplaneError(Exception):
+    """The kernel refused something, or the node is not as expected."""
+
+
+class DeviceConflict(DataplaneError):
+    """A device krafty needs exists and is not this attachment's."""
+
+
+class Drift(DataplaneError):
+    """CHECK found the node or the pod different from the previous result."""
+
+
+class NetnsUnusable(DataplaneError):
+    """CNI_NETNS does not name a network namespace."""
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Who a device belongs to, recorded in its alias: network, pod interface, container."""
+
+    network: str
+    ifname: str
+    container_id: str
+
+    @property
+    def alias(self) -> str:
+        return f"{_ALIAS_PREFIX}{self.network} {self.ifname} {self.container_id}"
+
+    @classmethod
+    def from_alias(cls, alias: str | None) -> Owner | None:
+        if not alias or not alias.startswith(_ALIAS_PREFIX):
+            return None
+        parts = alias[len(_ALIAS_PREFIX) :].split(" ")
+        return cls(*parts) if len(parts) == 3 else None
+
+
+@dataclass(frozen=True)
+class Link:
+    name: str
+    index: int
+    kind: str
+    mac: str
+    master: int
+    up: bool
+    group: int
+    owner: Owner | None
+    vrf_table: int | None
+
+    @property
+    def krafty_made(self) -> bool:
+        return self.group == KRAFTY_GROUP
+
+
+def _link(msg) -> Link:
+    info = msg.get("IFLA_LINKINFO")
+    kind = info.get("IFLA_INFO_KIND") if info else ""
+    data = info.get("IFLA_INFO_DATA") if info else None
+    table = data.get("IFLA_VRF_TABLE") if kind == "vrf" and data else None
+    return Link(
+        name=msg.get("IFLA_IFNAME"),
+        index=msg["index"],
+        kind=kind or "",
+        mac=msg.get("IFLA_ADDRESS") or "",
+        master=msg.get("IFLA_MASTER") or 0,
+        up=bool(msg["flags"] & _IFF_UP),
+        group=msg.get("IFLA_GROUP") or 0,
+        owner=Owner.from_alias(msg.get("IFLA_IFALIAS")),
+        vrf_table=table,
+    )
+
+
+def _kernel_error(action: str, err: NetlinkError) -> DataplaneError:
+    return DataplaneError(f"{action}: {os.strerror(err.code)} (errno {err.code})")
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _setns(fd: int) -> None:
+    if _libc.setns(fd, _CLONE_NEWNET) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+
+
+class Netns:
+    """A netlink socket in one network namespace (the node's, or a pod's by path)."""
+
+    def __init__(self, path: str | None = None) -> None:
+        """Open the socket inside `path` without ever creating it.
+
+        pyroute2's own netns helpers create a missing namespace and fork a helper process;
+        entering with setns(2) just long enough to open the socket avoids both.
+        """
+        self.path = path
+        if path is None:
+            self.ipr = IPRoute()
+            return
+        try:
+            target = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as err:
+            raise NetnsUnusable(f"network namespace {path}: {err.strerror}") from None
+        home = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            try:
+                _setns(target)
+            except OSError as err:
+                raise NetnsUnusable(f"{path} is not a network namespace: {err.strerror}") from None
+            try:
+                self.ipr = IPRoute()
+            finally:
+                _setns(home)
+            self.fd = target
+        except BaseException:
+            os.close(target)
+            raise
+        finally:
+            os.close(home)
+
+    def close(self) -> None:
+        self.ipr.close()
+        if self.path is not None:
+            os.close(self.fd)
+
+    def __enter__(self) -> Netns:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def get(self, name: str) -> Link | None:
+        try:
+            return _link(self.ipr.link("get", ifname=name)[0])
+        except NetlinkError as err:
+            if err.code == errno.ENODEV:
+                return None
+            raise _kernel_error(f"look up {name}", err) from None
+
+    def links(self) -> list[Link]:
+        return [_link(msg) for msg in self.ipr.link("dump")]
+
+    def _create(self, name: str, owner: Owner, **spec) -> Link:
+        """Create a device in krafty's group, then record its owner (or take it away again)."""
+        try:
+            self.ipr.link("add", ifname=name, group=KRAFTY_GROUP, **spec)
+        except NetlinkError as err:
+            if err.code == errno.EEXIST:
+                raise DeviceConflict(f"{name} already exists") from None
+            raise _kernel_error(f"create {spec.get('kind', '')} {name}", err) from None
+        link = self.get(name)
+        try:
+            self.ipr.link("set", index=link.index, ifalias=owner.alias)
+        except NetlinkError as err:
+            self.delete_link(link)
+            raise _kernel_error(f"record the owner of {name}", err) from None
+        return link
+
+    def _claim(self, link: Link, owner: Owner, what: str) -> None:
+        """Reuse an existing device only when it is this attachment's."""
+        if self.owns(link, owner):
+            return
+        if link.owner is not None:
+            raise DeviceConflict(
+                f"{what} {link.name} belongs to container {link.owner.container_id} "
+                f"(network {link.owner.network}, interface {link.owner.ifname}), not {owner.container_id}"
+            )
+        raise DeviceConflict(f"{what} {link.name} exists and was not created by krafty")
+
+    @staticmethod
+    def owns(link: Link, owner: Owner) -> bool:
+        return link.owner == owner or (link.krafty_made and link.owner is None)
+
+    def ensure_vrf(self, name: str, table: int, owner: Owner) -> bool:
+        """Create the VRF or accept this attachment's own; True when created now."""
+        link = self.get(name)
+        if link is None:
+            self._create(name, owner, kind="vrf", vrf_table=table, state="up")
+            return True
+        self._claim(link, owner, "VRF")
+        if link.kind != "vrf" or link.vrf_table != table:
+            raise DeviceConflict(f"VRF {name} exists with routing table {link.vrf_table}, want {table}")
+        self._set_up(link)
+        return False
+
+    def ensure_bridge(
+        self, name: str, vrf: str, mac: str, gateway: IPv4Interface, mtu: int | None, owner: Owner
+    ) -> bool:
+        """Create the bridge in the VRF holding the gateway, or accept this attachment's own.
+
+        The gateway goes on without its prefix route: all of a network's pods share one VRF
+        table, and a per-pod host route (see route_pod) is what keeps their replies apart.
+        """
+        vrf_link = self.get(vrf)
+        link = self.get(name)
+        created = link is None
+        if created:
+            spec = {"kind": "bridge", "address": mac, "master": vrf_link.index, "state": "up"}
+            link = self._create(name, owner, **spec, **({"mtu": mtu} if mtu else {}))
+        else:
+            self._claim(link, owner, "bridge")
+            if link.kind != "bridge" or link.master != vrf_link.index:
+                raise DeviceConflict(f"{name} exists but is not a bridge in VRF {vrf}")
+            self._set_up(link)
+        try:
+            self.ipr.addr(
+                "add",
+                index=link.index,
+                address=str(gateway.ip),
+                prefixlen=gateway.network.prefixlen,
+                flags=_IFA_F_NOPREFIXROUTE,
+            )
+        except NetlinkError as err:
+            if err.code != errno.EEXIST:
+                raise _kernel_error(f"add {gateway} to bridge {name}", err) from None
+        return created
+
+    def add_veth(self, name: str, bridge: str, pod: Netns, ifname: str, mtu: int | None, owner: Owner) -> Link:
+        """Create the pair with the peer born in the pod under its final name."""
+        bridge_link = self.get(bridge)
+        peer = {"ifname": ifname, "net_ns_fd": pod.fd, "group": KRAFTY_GROUP}
+        extra = {"mtu": mtu} if mtu else {}
+        if mtu:
+            peer["mtu"] = mtu
+        return self._create(name, owner, kind="veth", master=bridge_link.index, state="up", peer=peer, **extra)
+
+    def route_pod(self, bridge: str, address: IPv4Address, table: int) -> None:
+        bridge_link = self.get(bridge)
+        try:
+            self.ipr.route(
+                "replace",
+                dst=f"{address}/32",
+                oif=bridge_link.index,
+                table=table,
+                scope=_RT_SCOPE_LINK,
+                proto=_RTPROT_STATIC,
+            )
+        except NetlinkError as err:
+            raise _kernel_error(f"route {address} via {bridge} in table {table}", err) from None
+
+    def configure_pod(
+        self, ifname: str, address: IPv4Interface, routes: list[tuple[str, str | None]], owner: Owner
+    ) -> Link:
+        """Address, bring up and route the pod interface; returns it as the kernel reports it."""
+        link = self.get(ifname)
+        if link is None:
+            raise DataplaneError(f"pod interface {ifname} vanished after creation")
+        try:
+            self.ipr.link("set", index=link.index, ifalias=owner.alias, state="up")
+            self.ipr.addr("add", index=link.index, address=str(address.ip), prefixlen=address.network.prefixlen)
+        except NetlinkError as err:
+            raise _kernel_error(f"address {address} on pod interface {ifname}", err) from None
+        for dst, gateway in routes:
+            try:
+                self.ipr.route("add", dst=dst, oif=link.index, **({"gateway": gateway} if gateway else {}))
+            except NetlinkError as err:
+                raise _kernel_error(f"route {dst} via {gateway} in pod", err) from None
+        return self.get(ifname)
+
+    def delete(self, name: str, owner: Owner) -> bool:
+        """Delete the device if it is this attachment's; True when something was deleted."""
+        link = self.get(name)
+        if link is None or not self.owns(link, owner):
+            return False
+        return self.delete_link(link)
+
+    def delete_link(self, link: Link) -> bool:
+        try:
+            self.ipr.link("del", index=link.index)
+        except NetlinkError as err:
+            if err.code == errno.ENODEV:
+                return False
+            raise _kernel_error(f"delete {link.kind} {link.name}", err) from None
+        return True
+
+    def _set_up(self, link: Link) -> None:
+        if not link.up:
+            try:
+                self.ipr.link("set", index=link.index, state="up")
+            except NetlinkError as err:
+                raise _kernel_error(f"bring {link.name} up", err) from None
+
+    def addresses(self, link: Link) -> set[IPv4Interface]:
+        return {
+            IPv4Interface(f"{msg.get('IFA_ADDRESS')}/{msg['prefixlen']}")
+            for msg in self.ipr.addr("dump", index=link.index, family=2)
+        }
+
+    def default_gateway(self, link: Link) -> str | None:
+        for msg in self.ipr.route("dump", family=2, table=254, dst_len=0):
+            if msg.get("RTA_OIF") == link.index and msg["dst_len"] == 0:
+                return msg.get("RTA_GATEWAY")
+        return None

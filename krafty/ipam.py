@@ -1,0 +1,139 @@
+"""Delegation to the IPAM plugin named in the config, exec'd from CNI_PATH.
+
+The IPAM plugin gets the same environment and the whole network config on stdin, as the
+spec says. When it does not speak the config's cniVersion (Debian's host-local stops at
+1.0.0) it is called with the highest version both sides support.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from krafty.cni import (
+    INCOMPATIBLE_VERSION,
+    INVALID_ENVIRONMENT,
+    IPAM_FAILED,
+    SUPPORTED_VERSIONS,
+    CniError,
+    Invocation,
+    Result,
+    version_tuple,
+)
+from krafty.config import NetConf
+
+TIMEOUT_SECONDS = 120
+
+
+@dataclass(frozen=True)
+class IpamPlugin:
+    path: Path
+    version: str  # the version this call speaks to it
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def find(conf: NetConf, invocation: Invocation) -> IpamPlugin:
+    """Locate the IPAM binary by bare name in CNI_PATH and agree on a version with it."""
+    if not invocation.path:
+        raise CniError(INVALID_ENVIRONMENT, "CNI_PATH is required to find the IPAM plugin", conf.ipam_type or "")
+    for directory in invocation.path:
+        candidate = Path(directory) / conf.ipam_type
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return IpamPlugin(candidate, _negotiate(candidate, conf.cni_version, invocation))
+    raise CniError(
+        IPAM_FAILED,
+        f"IPAM plugin {conf.ipam_type!r} not found as an executable in CNI_PATH",
+        ":".join(invocation.path),
+    )
+
+
+def _negotiate(path: Path, wanted: str, invocation: Invocation) -> str:
+    info = _exec(path, "VERSION", {"cniVersion": wanted}, invocation)
+    supported = info.get("supportedVersions") if isinstance(info, dict) else None
+    if not isinstance(supported, list):
+        raise CniError(IPAM_FAILED, f"IPAM plugin {path.name} answered VERSION without supportedVersions")
+    if wanted in supported:
+        return wanted
+    common = [v for v in SUPPORTED_VERSIONS if v in supported and version_tuple(v) <= version_tuple(wanted)]
+    if not common:
+        raise CniError(
+            INCOMPATIBLE_VERSION,
+            f"IPAM plugin {path.name} supports none of the versions up to {wanted}",
+            ", ".join(map(str, supported)),
+        )
+    return common[-1]
+
+
+def _exec(path: Path, command: str, doc: dict[str, Any], invocation: Invocation) -> Any:
+    """Run the plugin once; its error object becomes ours, with its code."""
+    env = {**invocation.environ, "CNI_COMMAND": command}
+    try:
+        proc = subprocess.run(
+            [str(path)],
+            input=json.dumps(doc).encode(),
+            env=env,
+            capture_output=True,
+            timeout=TIMEOUT_SECONDS,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as err:
+        raise CniError(IPAM_FAILED, f"IPAM plugin {path.name} {command} could not run", str(err)) from None
+    stderr = proc.stderr.decode(errors="replace").strip()
+    try:
+        answer = json.loads(proc.stdout) if proc.stdout.strip() else None
+    except ValueError:
+        answer = None
+        if proc.returncode == 0:
+            raise CniError(
+                IPAM_FAILED, f"IPAM plugin {path.name} {command} printed something that is not JSON", stderr
+            ) from None
+    if proc.returncode != 0:
+        if isinstance(answer, dict) and isinstance(answer.get("code"), int) and answer.get("msg"):
+            raise CniError(
+                answer["code"], f"IPAM plugin {path.name} {command}: {answer['msg']}", answer.get("details") or stderr
+            )
+        raise CniError(IPAM_FAILED, f"IPAM plugin {path.name} {command} exited with {proc.returncode}", stderr)
+    return answer
+
+
+def _request(plugin: IpamPlugin, conf: NetConf) -> dict[str, Any]:
+    return {**conf.raw, "cniVersion": plugin.version}
+
+
+def add(plugin: IpamPlugin, conf: NetConf, invocation: Invocation) -> Result:
+    answer = _exec(plugin.path, "ADD", _request(plugin, conf), invocation)
+    try:
+        return Result.from_json(answer)
+    except (ValueError, AttributeError) as err:
+        raise CniError(IPAM_FAILED, f"IPAM plugin {plugin.name} ADD returned an unusable result", str(err)) from None
+
+
+def delete(plugin: IpamPlugin, conf: NetConf, invocation: Invocation) -> None:
+    _exec(plugin.path, "DEL", _request(plugin, conf), invocation)
+
+
+def check(plugin: IpamPlugin, conf: NetConf, invocation: Invocation) -> None:
+    if version_tuple(plugin.version) >= (0, 4, 0):
+        _exec(plugin.path, "CHECK", _request(plugin, conf), invocation)
+
+
+def speaks_1_1(plugin: IpamPlugin) -> bool:
+    """GC and STATUS exist from 1.1.0 on; older IPAM plugins simply have nothing to do."""
+    return version_tuple(plugin.version) >= (1, 1, 0)
+
+
+def gc(plugin: IpamPlugin, conf: NetConf, invocation: Invocation) -> None:
+    if speaks_1_1(plugin):
+        _exec(plugin.path, "GC", _request(plugin, conf), invocation)
+
+
+def status(plugin: IpamPlugin, conf: NetConf, invocation: Invocation) -> None:
+    if speaks_1_1(plugin):
+        _exec(plugin.path, "STATUS", _request(plugin, conf), invocation)

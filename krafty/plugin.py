@@ -1,0 +1,285 @@
+"""The verbs: ADD, DEL, CHECK, GC and STATUS, composed from config, IPAM and dataplane.
+
+Each verb reads top to bottom like the spec's paragraph for it. In ADD, every step that
+changes the node registers its undo right after it succeeds; the undo stack is dropped
+only once the result is complete, so any failure leaves the node as it was.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from ipaddress import IPv4Interface, IPv4Network
+from typing import Any
+
+from krafty import capability, ipam, naming
+from krafty.cni import (
+    CHECK_FAILED,
+    DEVICE_CONFLICT,
+    INVALID_CONFIG,
+    INVALID_ENVIRONMENT,
+    IPAM_FAILED,
+    KERNEL_REFUSED,
+    PLUGIN_NOT_AVAILABLE,
+    CniError,
+    Interface,
+    Invocation,
+    IPConfig,
+    Result,
+    Route,
+    log,
+)
+from krafty.config import NetConf
+from krafty.dataplane import DataplaneError, DeviceConflict, Drift, Netns, NetnsUnusable, Owner
+
+DEFAULT_ROUTE = IPv4Network("0.0.0.0/0")
+
+
+@contextmanager
+def _as_cni_errors() -> Iterator[None]:
+    """Give kernel-side failures the CNI code a runtime can act on."""
+    try:
+        yield
+    except NetnsUnusable as err:
+        raise CniError(INVALID_ENVIRONMENT, f"CNI_NETNS: {err}") from None
+    except DeviceConflict as err:
+        raise CniError(DEVICE_CONFLICT, str(err)) from None
+    except Drift as err:
+        raise CniError(CHECK_FAILED, str(err)) from None
+    except DataplaneError as err:
+        raise CniError(KERNEL_REFUSED, str(err)) from None
+
+
+def _best_effort(action: Callable[..., Any], *args: Any) -> None:
+    """Rollback and cleanup steps must all run even when one of them fails."""
+    try:
+        action(*args)
+    except Exception as err:  # noqa: BLE001 - logged, and the original failure is what the runtime sees
+        log.warning("cleanup step %s failed: %s", getattr(action, "__name__", action), err)
+
+
+class Devices:
+    """The names of one attachment's devices, derived from the container ID."""
+
+    def __init__(self, invocation: Invocation) -> None:
+        self.vrf = naming.vrf_name(invocation.container_id)
+        self.bridge = naming.bridge_name(invocation.container_id)
+        self.host_veth = naming.host_veth_name(invocation.container_id)
+        self.bridge_mac = naming.bridge_mac(invocation.container_id)
+
+
+def _owner(conf: NetConf, invocation: Invocation) -> Owner:
+    return Owner(conf.name, invocation.ifname, invocation.container_id)
+
+
+def _pod_address(conf: NetConf, allocated: Result | None) -> tuple[IPv4Interface, Result | None]:
+    """The pod's address with the subnet's prefix, from IPAM or from podIP."""
+    if allocated is None:
+        return IPv4Interface(f"{conf.pod_ip}/{conf.subnet.prefixlen}"), None
+    if not allocated.ips:
+        raise CniError(IPAM_FAILED, f"IPAM plugin {conf.ipam_type} returned no IPv4 address")
+    ip = allocated.ips[0].address.ip
+    if ip not in conf.subnet or ip in (conf.gateway, conf.subnet.network_address, conf.subnet.broadcast_address):
+        raise CniError(
+            IPAM_FAILED,
+            f"IPAM plugin {conf.ipam_type} returned {ip}, which is not a usable pod address in {conf.subnet} "
+            f"(gateway {conf.gateway})",
+        )
+    return IPv4Interface(f"{ip}/{conf.subnet.prefixlen}"), allocated
+
+
+def _pod_routes(conf: NetConf, allocated: Result | None) -> tuple[Route, ...]:
+    """The default route via the gateway, plus the IPAM plugin's routes (gateway filled in)."""
+    routes = {DEFAULT_ROUTE: Route(DEFAULT_ROUTE, conf.gateway)}
+    for route in allocated.routes if allocated else ():
+        routes.setdefault(route.dst, Route(route.dst, route.gw or conf.gateway))
+    return tuple(routes.values())
+
+
+def add(invocation: Invocation, conf: NetConf) -> Result:
+    owner = _owner(conf, invocation)
+    devices = Devices(invocation)
+    with _as_cni_errors(), ExitStack() as undo, Netns(invocation.netns) as pod, Netns() as node:
+        if pod.get(invocation.ifname) is not None:
+            raise CniError(DEVICE_CONFLICT, f"interface {invocation.ifname} already exists in {invocation.netns}")
+        plugin = ipam.find(conf, invocation) if conf.ipam_type else None
+
+        if node.ensure_vrf(devices.vrf, conf.vrf_table, owner):
+            undo.callback(_best_effort, node.delete, devices.vrf, owner)
+        gateway = IPv4Interface(conf.gateway_interface)
+        if node.ensure_bridge(devices.bridge, devices.vrf, devices.bridge_mac, gateway, conf.mtu, owner):
+            undo.callback(_best_effort, node.delete, devices.bridge, owner)
+
+        allocated = None
+        if plugin is not None:
+            undo.callback(_best_effort, ipam.delete, plugin, conf, invocation)
+            allocated = ipam.add(plugin, conf, invocation)
+        address, allocated = _pod_address(conf, allocated)
+        routes = _pod_routes(conf, allocated)
+
+        host = node.add_veth(devices.host_veth, devices.bridge, pod, invocation.ifname, conf.mtu, owner)
+        undo.callback(_best_effort, node.delete, devices.host_veth, owner)
+        node.route_pod(devices.bridge, address.ip, conf.vrf_table)
+        pod_link = pod.configure_pod(
+            invocation.ifname, address, [(str(r.dst), str(r.gw) if r.gw else None) for r in routes], owner
+        )
+        bridge = node.get(devices.bridge)
+        undo.pop_all()
+
+    dns = (allocated.dns if allocated else None) or conf.raw.get("dns")
+    log.info(
+        "ADD %s: %s on %s in %s, VRF %s table %d",
+        invocation.container_id,
+        address,
+        invocation.ifname,
+        invocation.netns,
+        devices.vrf,
+        conf.vrf_table,
+    )
+    return Result(
+        interfaces=(
+            Interface(bridge.name, bridge.mac),
+            Interface(host.name, host.mac),
+            Interface(pod_link.name, pod_link.mac, invocation.netns),
+        ),
+        ips=(IPConfig(address, conf.gateway, interface=2),),
+        routes=routes,
+        dns=dns if isinstance(dns, dict) else {},
+    )
+
+
+def delete(invocation: Invocation, conf: NetConf) -> None:
+    """Best-effort and repeatable: whatever is already gone is success; IPAM DEL always runs."""
+    owner = _owner(conf, invocation)
+    devices = Devices(invocation)
+    failures: list[CniError] = []
+
+    def attempt(step: Callable[[], Any]) -> None:
+        try:
+            with _as_cni_errors():
+                step()
+        except CniError as err:
+            failures.append(err)
+
+    def pod_side() -> None:
+        try:
+            with Netns(invocation.netns) as pod:
+                pod.delete(invocation.ifname, owner)
+        except NetnsUnusable:
+            log.info("DEL %s: netns %s is gone", invocation.container_id, invocation.netns)
+
+    def node_side() -> None:
+        with Netns() as node:
+            for name in (devices.host_veth, devices.bridge, devices.vrf):
+                node.delete(name, owner)
+
+    if invocation.netns:
+        attempt(pod_side)
+    attempt(node_side)
+    if conf.ipam_type:
+        attempt(lambda: ipam.delete(ipam.find(conf, invocation), conf, invocation))
+    if failures:
+        raise failures[0]
+    log.info("DEL %s: done", invocation.container_id)
+
+
+def _drift(condition: bool, message: str) -> None:
+    if condition:
+        raise CniError(CHECK_FAILED, message)
+
+
+def check(invocation: Invocation, conf: NetConf) -> None:
+    """Compare prevResult with the node and the pod; the message names what drifted."""
+    prev = conf.prev_result
+    if prev is None:
+        raise CniError(INVALID_CONFIG, "prevResult: required for CHECK")
+    pod_entries = [i for i, iface in enumerate(prev.interfaces) if iface.name == invocation.ifname and iface.sandbox]
+    _drift(not pod_entries, f"prevResult has no interface {invocation.ifname} in a sandbox")
+    expected_mac = prev.interfaces[pod_entries[0]].mac
+    addresses = [ip.address for ip in prev.ips if ip.interface in (None, pod_entries[0])]
+    _drift(not addresses, f"prevResult has no address for {invocation.ifname}")
+    owner = _owner(conf, invocation)
+    devices = Devices(invocation)
+    gateway = IPv4Interface(conf.gateway_interface)
+    with _as_cni_errors(), Netns() as node:
+        vrf = node.get(devices.vrf)
+        _drift(vrf is None, f"VRF {devices.vrf} is missing")
+        _drift(not node.owns(vrf, owner), f"VRF {devices.vrf} is not this attachment's")
+        _drift(
+            vrf.kind != "vrf" or vrf.vrf_table != conf.vrf_table,
+            f"VRF {devices.vrf} has table {vrf.vrf_table}, want {conf.vrf_table}",
+        )
+        bridge = node.get(devices.bridge)
+        _drift(bridge is None, f"bridge {devices.bridge} is missing")
+        _drift(bridge.master != vrf.index, f"bridge {devices.bridge} is not enslaved to VRF {devices.vrf}")
+        _drift(gateway not in node.addresses(bridge), f"bridge {devices.bridge} does not hold gateway {gateway}")
+        veth = node.get(devices.host_veth)
+        _drift(veth is None, f"host veth {devices.host_veth} is missing")
+        _drift(veth.master != bridge.index, f"host veth {devices.host_veth} is not on bridge {devices.bridge}")
+    with _as_cni_errors(), Netns(invocation.netns) as pod:
+        link = pod.get(invocation.ifname)
+        _drift(link is None, f"pod interface {invocation.ifname} is missing in {invocation.netns}")
+        _drift(not link.up, f"pod interface {invocation.ifname} is down")
+        _drift(
+            bool(expected_mac) and link.mac != expected_mac.lower(),
+            f"pod interface {invocation.ifname} has MAC {link.mac}, prevResult says {expected_mac}",
+        )
+        held = pod.addresses(link)
+        for address in addresses:
+            _drift(address not in held, f"pod interface {invocation.ifname} lacks address {address}")
+        via = pod.default_gateway(link)
+        _drift(via != str(conf.gateway), f"pod default route is via {via}, want {conf.gateway}")
+    if conf.ipam_type:
+        ipam.check(ipam.find(conf, invocation), conf, invocation)
+
+
+_DELETE_ORDER = {"veth": 0, "bridge": 1, "vrf": 2}
+
+
+def gc(invocation: Invocation, conf: NetConf) -> None:
+    """Remove this network's devices whose attachment the runtime no longer knows."""
+    if conf.valid_attachments is None:
+        raise CniError(INVALID_CONFIG, "cni.dev/valid-attachments: required for GC")
+    with _as_cni_errors(), Netns() as node:
+        stale = [
+            link
+            for link in node.links()
+            if link.krafty_made
+            and link.owner is not None
+            and link.owner.network == conf.name
+            and (link.owner.container_id, link.owner.ifname) not in conf.valid_attachments
+        ]
+        for link in sorted(stale, key=lambda link: _DELETE_ORDER.get(link.kind, 0)):
+            if node.delete_link(link):
+                log.info("GC: deleted %s %s of container %s", link.kind, link.name, link.owner.container_id)
+    if conf.ipam_type:
+        plugin = ipam.find(conf, invocation)
+        ipam.gc(plugin, conf, invocation)
+
+
+def status(invocation: Invocation, conf: NetConf) -> None:
+    """Ready only when the kernel can make VRFs and the IPAM plugin is there and ready."""
+    probe = capability.vrf_probe_errno()
+    if probe != errno.EINVAL:
+        raise CniError(
+            PLUGIN_NOT_AVAILABLE,
+            "the kernel cannot create VRF devices (needs CONFIG_NET_VRF)",
+            os.strerror(probe),
+        )
+    if conf.ipam_type:
+        try:
+            plugin = ipam.find(conf, invocation)
+        except CniError as err:
+            raise CniError(PLUGIN_NOT_AVAILABLE, err.msg, err.details) from None
+        ipam.status(plugin, conf, invocation)
+
+
+VERBS: dict[str, Callable[[Invocation, NetConf], Result | None]] = {
+    "ADD": add,
+    "DEL": delete,
+    "CHECK": check,
+    "GC": gc,
+    "STATUS": status,
+}

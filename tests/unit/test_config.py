@@ -1,0 +1,114 @@
+import json
+
+import pytest
+
+from krafty import config
+from krafty.cni import DECODE_FAILURE, INCOMPATIBLE_VERSION, INVALID_CONFIG, CniError
+
+BASE = {
+    "cniVersion": "1.0.0",
+    "name": "krafty",
+    "type": "krafty",
+    "subnet": "172.16.10.0/24",
+    "gateway": "172.16.10.1",
+    "ipam": {"type": "host-local", "ranges": [[{"subnet": "172.16.10.0/24"}]]},
+}
+
+
+def conf(**changes):
+    doc = {**BASE, **changes}
+    return json.dumps({k: v for k, v in doc.items() if v is not None}).encode()
+
+
+def test_a_valid_config_parses_with_defaults():
+    parsed = config.parse(conf())
+    assert str(parsed.subnet) == "172.16.10.0/24"
+    assert str(parsed.gateway) == "172.16.10.1"
+    assert parsed.ipam_type == "host-local"
+    assert parsed.pod_ip is None
+    assert parsed.vrf_table == config.default_vrf_table("krafty")
+    assert parsed.gateway_interface == "172.16.10.1/24"
+    assert parsed.raw["ipam"]["ranges"]
+
+
+def test_static_pod_ip_instead_of_ipam():
+    parsed = config.parse(conf(ipam=None, podIP="172.16.10.7", vrfTable=1234, mtu=1400))
+    assert str(parsed.pod_ip) == "172.16.10.7"
+    assert (parsed.vrf_table, parsed.mtu, parsed.ipam_type) == (1234, 1400, None)
+
+
+def test_unknown_keys_and_runtime_fields_are_tolerated():
+    parsed = config.parse(conf(somethingNew=1, args={"a": 1}, runtimeConfig={"b": 2}, dns={"nameservers": []}))
+    assert parsed.raw["somethingNew"] == 1
+
+
+@pytest.mark.parametrize(
+    ("raw", "code", "mentions"),
+    [
+        (b"{", DECODE_FAILURE, "not valid JSON"),
+        (b"\xff\xfe", DECODE_FAILURE, "not valid JSON"),
+        (b"[1]", DECODE_FAILURE, "JSON object"),
+        (b"[" * 100_000, DECODE_FAILURE, "not valid JSON"),
+        (conf(cniVersion=None), INVALID_CONFIG, "cniVersion"),
+        (conf(cniVersion="0.2.0"), INCOMPATIBLE_VERSION, "0.2.0"),
+        (conf(cniVersion="2.0.0"), INCOMPATIBLE_VERSION, "2.0.0"),
+        (conf(cniVersion=1), INVALID_CONFIG, "cniVersion"),
+        (conf(name=None), INVALID_CONFIG, "name"),
+        (conf(name="-lead"), INVALID_CONFIG, "name"),
+        (conf(name="has space"), INVALID_CONFIG, "name"),
+        (conf(name="n" * 65), INVALID_CONFIG, "name"),
+        (conf(type=None), INVALID_CONFIG, "type"),
+        (conf(subnet=None), INVALID_CONFIG, "subnet"),
+        (conf(subnet="fd00::/64"), INVALID_CONFIG, "subnet"),
+        (conf(subnet="172.16.10.5/24"), INVALID_CONFIG, "host bits"),
+        (conf(subnet="172.16.10.0/31"), INVALID_CONFIG, "subnet"),
+        (conf(subnet="172.16.10.0"), INVALID_CONFIG, "subnet"),
+        (conf(subnet=24), INVALID_CONFIG, "subnet"),
+        (conf(gateway=None), INVALID_CONFIG, "gateway"),
+        (conf(gateway="10.0.0.1"), INVALID_CONFIG, "outside subnet"),
+        (conf(gateway="172.16.10.0"), INVALID_CONFIG, "network or broadcast"),
+        (conf(gateway="172.16.10.255"), INVALID_CONFIG, "network or broadcast"),
+        (conf(gateway="fd00::1"), INVALID_CONFIG, "gateway"),
+        (conf(ipam=None), INVALID_CONFIG, "exactly one"),
+        (conf(podIP="172.16.10.9"), INVALID_CONFIG, "exactly one"),
+        (conf(ipam=None, podIP="172.16.10.1"), INVALID_CONFIG, "gateway"),
+        (conf(ipam=None, podIP="172.16.11.9"), INVALID_CONFIG, "outside subnet"),
+        (conf(ipam=None, podIP="172.16.10.255"), INVALID_CONFIG, "broadcast"),
+        (conf(ipam="host-local"), INVALID_CONFIG, "ipam"),
+        (conf(ipam={}), INVALID_CONFIG, "type"),
+        (conf(ipam={"type": "../../bin/sh"}), INVALID_CONFIG, "ipam.type"),
+        (conf(ipam={"type": "/usr/bin/id"}), INVALID_CONFIG, "ipam.type"),
+        (conf(ipam={"type": ".."}), INVALID_CONFIG, "ipam.type"),
+        (conf(vrfTable=0), INVALID_CONFIG, "vrfTable"),
+        (conf(vrfTable=-1), INVALID_CONFIG, "vrfTable"),
+        (conf(vrfTable=2**32), INVALID_CONFIG, "vrfTable"),
+        (conf(vrfTable=254), INVALID_CONFIG, "main"),
+        (conf(vrfTable="100"), INVALID_CONFIG, "vrfTable"),
+        (conf(vrfTable=True), INVALID_CONFIG, "vrfTable"),
+        (conf(mtu=67), INVALID_CONFIG, "mtu"),
+        (conf(mtu=65536), INVALID_CONFIG, "mtu"),
+        (conf(mtu=1500.5), INVALID_CONFIG, "mtu"),
+        (conf(logFile="relative.log"), INVALID_CONFIG, "logFile"),
+        (conf(prevResult=[]), INVALID_CONFIG, "prevResult"),
+        (conf(prevResult={"ips": [{"address": "nonsense"}]}), INVALID_CONFIG, "prevResult"),
+    ],
+)
+def test_bad_configs_are_rejected_with_the_specs_code_naming_the_field(raw, code, mentions):
+    with pytest.raises(CniError) as caught:
+        config.parse(raw)
+    assert caught.value.code == code
+    assert mentions in caught.value.msg + caught.value.details
+
+
+@pytest.mark.parametrize(("command", "version"), [("CHECK", "0.3.1"), ("GC", "1.0.0"), ("STATUS", "0.4.0")])
+def test_verbs_newer_than_the_config_version_are_refused(command, version):
+    with pytest.raises(CniError) as caught:
+        config.parse(conf(cniVersion=version), command)
+    assert caught.value.code == INCOMPATIBLE_VERSION
+    assert command in caught.value.msg
+
+
+def test_gc_reads_valid_attachments():
+    attachments = [{"containerID": "c1", "ifname": "net1"}]
+    parsed = config.parse(conf(cniVersion="1.1.0", **{"cni.dev/valid-attachments": attachments}), "GC")
+    assert parsed.valid_attachments == {("c1", "net1")}

@@ -1,0 +1,125 @@
+"""IPAM delegation against a real executable on a temporary CNI_PATH."""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from krafty import config, ipam
+from krafty.cni import INCOMPATIBLE_VERSION, INVALID_ENVIRONMENT, IPAM_FAILED, CniError, Invocation
+
+FAKE = Path(__file__).with_name("fake_ipam.py")
+
+
+@pytest.fixture
+def cni_path(tmp_path):
+    """A CNI_PATH holding the fake plugin as `fake-ipam`, run by this interpreter."""
+    directory = tmp_path / "bin"
+    directory.mkdir()
+    plugin = directory / "fake-ipam"
+    plugin.write_text(f"#!{sys.executable}\n" + FAKE.read_text())
+    plugin.chmod(0o755)
+    return directory
+
+
+def setup(tmp_path, cni_path, version="1.1.0", supported=("1.1.0",), **ipam_options):
+    (cni_path / "fake-ipam.versions").write_text(" ".join(supported))
+    doc = {
+        "cniVersion": version,
+        "name": "krafty",
+        "type": "krafty",
+        "subnet": "172.16.10.0/24",
+        "gateway": "172.16.10.1",
+        "ipam": {"type": "fake-ipam", "dataDir": str(tmp_path), **ipam_options},
+    }
+    conf = config.parse(json.dumps(doc).encode())
+    env = {"CNI_COMMAND": "ADD", "CNI_CONTAINERID": "c1", "CNI_PATH": f"/nonexistent:{cni_path}"}
+    return conf, Invocation("ADD", "c1", "/run/netns/x", "net1", ("/nonexistent", str(cni_path)), env)
+
+
+def calls(tmp_path):
+    return (tmp_path / "calls").read_text().splitlines()
+
+
+def test_add_execs_the_plugin_with_the_whole_config_and_parses_its_result(tmp_path, cni_path):
+    conf, invocation = setup(tmp_path, cni_path)
+    plugin = ipam.find(conf, invocation)
+    result = ipam.add(plugin, conf, invocation)
+    assert str(result.ips[0].address) == "172.16.10.10/24"
+    assert [str(r.dst) for r in result.routes] == ["0.0.0.0/0", "10.96.0.0/12"]
+    assert result.dns == {"nameservers": ["10.96.0.10"]}
+    assert calls(tmp_path) == ["ADD 1.1.0 c1"]
+
+
+def test_an_older_plugin_is_called_in_the_highest_common_version(tmp_path, cni_path):
+    conf, invocation = setup(tmp_path, cni_path, supported=["0.3.0", "0.3.1", "0.4.0", "1.0.0"])
+    plugin = ipam.find(conf, invocation)
+    assert plugin.version == "1.0.0"
+    ipam.add(plugin, conf, invocation)
+    ipam.delete(plugin, conf, invocation)
+    ipam.gc(plugin, conf, invocation)  # 1.0.0 has no GC: nothing is sent
+    assert calls(tmp_path) == ["ADD 1.0.0 c1", "DEL 1.0.0 c1"]
+
+
+def test_legacy_results_with_ip_versions_parse(tmp_path, cni_path):
+    conf, invocation = setup(tmp_path, cni_path, version="0.3.1", supported=["0.3.1"])
+    result = ipam.add(ipam.find(conf, invocation), conf, invocation)
+    assert str(result.ips[0].address) == "172.16.10.10/24"
+
+
+def test_no_common_version_is_error_1(tmp_path, cni_path):
+    conf, invocation = setup(tmp_path, cni_path, version="0.4.0", supported=["0.1.0", "0.2.0"])
+    with pytest.raises(CniError) as caught:
+        ipam.find(conf, invocation)
+    assert caught.value.code == INCOMPATIBLE_VERSION
+
+
+def test_the_plugins_error_object_is_passed_on_with_its_code(tmp_path, cni_path):
+    conf, invocation = setup(tmp_path, cni_path, fail={"code": 11, "msg": "range is full", "details": "d"})
+    with pytest.raises(CniError) as caught:
+        ipam.add(ipam.find(conf, invocation), conf, invocation)
+    assert (caught.value.code, caught.value.details) == (11, "d")
+    assert "range is full" in caught.value.msg
+    assert "fake-ipam" in caught.value.msg
+
+
+def test_garbage_output_is_an_ipam_failure(tmp_path, cni_path):
+    conf, invocation = setup(tmp_path, cni_path, garbage=True)
+    plugin = ipam.IpamPlugin(cni_path / "fake-ipam", "1.1.0")
+    with pytest.raises(CniError) as caught:
+        ipam.add(plugin, conf, invocation)
+    assert caught.value.code == IPAM_FAILED
+
+
+def test_a_missing_or_non_executable_plugin_is_an_ipam_failure(tmp_path, cni_path):
+    conf, invocation = setup(tmp_path, cni_path)
+    os.chmod(cni_path / "fake-ipam", 0o644)
+    with pytest.raises(CniError) as caught:
+        ipam.find(conf, invocation)
+    assert caught.value.code == IPAM_FAILED
+    assert "not found" in caught.value.msg
+    (cni_path / "fake-ipam").unlink()
+    with pytest.raises(CniError):
+        ipam.find(conf, invocation)
+
+
+def test_missing_cni_path_is_error_4(tmp_path, cni_path):
+    conf, invocation = setup(tmp_path, cni_path)
+    with pytest.raises(CniError) as caught:
+        ipam.find(conf, Invocation("ADD", "c1", "/x", "net1", (), {}))
+    assert caught.value.code == INVALID_ENVIRONMENT
+
+
+def test_a_path_in_ipam_type_is_never_executed(tmp_path, cni_path):
+    doc = {
+        "cniVersion": "1.0.0",
+        "name": "n",
+        "type": "krafty",
+        "subnet": "10.0.0.0/24",
+        "gateway": "10.0.0.1",
+        "ipam": {"type": f"../{cni_path.name}/fake-ipam"},
+    }
+    with pytest.raises(CniError):
+        config.parse(json.dumps(doc).encode())
