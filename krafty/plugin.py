@@ -101,7 +101,7 @@ def _pod_routes(conf: NetConf, allocated: Result | None) -> tuple[Route, ...]:
 def add(invocation: Invocation, conf: NetConf) -> Result:
     owner = _owner(conf, invocation)
     devices = Devices(invocation)
-    with _as_cni_errors(), ExitStack() as undo, Netns(invocation.netns) as pod, Netns() as node:
+    with _as_cni_errors(), Netns(invocation.netns) as pod, Netns() as node, ExitStack() as undo:
         if pod.get(invocation.ifname) is not None:
             raise CniError(DEVICE_CONFLICT, f"interface {invocation.ifname} already exists in {invocation.netns}")
         plugin = ipam.find(conf, invocation) if conf.ipam_type else None

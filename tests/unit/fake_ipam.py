@@ -9,12 +9,13 @@ and append "COMMAND cniVersion containerID" to `<dataDir>/calls`.
 import json
 import os
 import sys
+from pathlib import Path
 
 conf = json.load(sys.stdin)
 command = os.environ["CNI_COMMAND"]
 if command == "VERSION":
-    versions = sys.argv[0] + ".versions"
-    supported = open(versions).read().split() if os.path.exists(versions) else ["1.1.0"]
+    versions = Path(sys.argv[0] + ".versions")
+    supported = versions.read_text().split() if versions.exists() else ["1.1.0"]
     print(json.dumps({"cniVersion": conf["cniVersion"], "supportedVersions": supported}))
     sys.exit(0)
 ipam = conf["ipam"]

@@ -106,7 +106,7 @@ def test_a_missing_or_non_executable_plugin_is_an_ipam_failure(tmp_path, cni_pat
 
 
 def test_missing_cni_path_is_error_4(tmp_path, cni_path):
-    conf, invocation = setup(tmp_path, cni_path)
+    conf, _ = setup(tmp_path, cni_path)
     with pytest.raises(CniError) as caught:
         ipam.find(conf, Invocation("ADD", "c1", "/x", "net1", (), {}))
     assert caught.value.code == INVALID_ENVIRONMENT

@@ -1,0 +1,337 @@
+"""Run one command as root inside a throwaway QEMU VM whose kernel has VRF support.
+
+The project's root test layer creates real VRF devices, and the kernel this code runs on
+may lack ``CONFIG_NET_VRF``. This module boots Debian's stock kernel under QEMU (TCG)
+over the host's own root filesystem, shared read-only through 9p with a tmpfs overlay on
+top, runs the command chrooted into that overlay and hands back its exit status. Writes
+vanish at power-off except in the directories passed as ``rw_dirs``, which are shared
+read-write at the same paths. Boot once per test session, not per test: a boot costs a few
+seconds and code runs 20-30x slower under TCG.
+
+    python tools/vm.py [--rw DIR]... [--cwd DIR] [--timeout S] -- CMD ARGS...
+    python tools/vm.py --prepare
+"""
+
+import argparse
+import collections
+import ctypes
+import dataclasses
+import fcntl
+import gzip
+import hashlib
+import lzma
+import os
+import shlex
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import typing
+from collections.abc import Sequence
+from pathlib import Path
+from subprocess import DEVNULL, PIPE, STDOUT
+
+BOOT_MODULES = ["virtio_pci", "9pnet_virtio", "9p", "overlay"]
+NET_MODULES = ["vrf", "bridge", "veth", "dummy"]
+NINEP = "trans=virtio,version=9p2000.L,msize=524288"
+
+# /tmp is left on the overlay, whose upper layer is a tmpfs: writable, volatile and fine for
+# unix sockets, while what the host keeps under /tmp (a venv, say) stays visible.
+INIT = f"""#!/bin/busybox sh
+/bin/busybox --install -s
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+for m in /mods/*.ko; do insmod "$m"; done
+mount -t 9p -o {NINEP},cache=loose,ro hostroot /ro
+mount -t 9p -o {NINEP},cache=none ctl /ctl
+mount -t tmpfs tmpfs /rw
+mkdir /rw/upper /rw/work
+mount -t overlay -o lowerdir=/ro,upperdir=/rw/upper,workdir=/rw/work overlay /newroot
+r=/newroot
+mount -t proc proc $r/proc
+mount -t sysfs sysfs $r/sys
+mount -t cgroup2 cgroup2 $r/sys/fs/cgroup
+mount -t devtmpfs devtmpfs $r/dev
+mkdir -p $r/dev/pts $r/dev/shm
+mount -t devpts -o ptmxmode=0666 devpts $r/dev/pts
+mount -t tmpfs tmpfs $r/dev/shm
+mount -t tmpfs tmpfs $r/run
+. /ctl/setup.sh
+echo /sbin/modprobe-chroot >/proc/sys/kernel/modprobe
+chroot $r modprobe -a {" ".join(NET_MODULES)}
+ip link set lo up
+cp /ctl/cmd.sh $r/run/krafty-cmd.sh
+chroot $r /bin/sh /run/krafty-cmd.sh
+rc=$?
+sync
+echo $rc >/ctl/status
+poweroff -f
+"""
+
+QEMU = shlex.split(
+    "qemu-system-x86_64 -nodefaults -no-user-config -display none -no-reboot -M q35 -accel tcg -cpu max"
+    " -append 'console=ttyS0 quiet panic=-1 rdinit=/init' -chardev stdio,id=con,signal=off -serial chardev:con"
+)
+SHARE = "security_model=none,multidevs=remap"  # QEMU -fsdev options of every 9p share
+
+# The kernel runs its module helper in the initramfs' root; the modules live in the chroot.
+MODPROBE = '#!/bin/busybox sh\nexec /bin/busybox chroot /newroot /sbin/modprobe "$@"\n'
+
+
+class VmDied(RuntimeError):
+    """The VM ended without writing an exit status: the command's result is unknown."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Image:
+    """The cached boot files; modules_dir is bind-mounted at /lib/modules/<kver> in the guest."""
+
+    kernel: Path
+    initrd: Path
+    kver: str
+    modules_dir: Path
+
+
+def host_has_vrf() -> bool:
+    """True when this kernel can create VRF devices (probed in a throwaway netns)."""
+    probe = shlex.split("unshare --net ip link add probe type vrf table 4242")
+    return subprocess.run(probe, check=False, stdout=DEVNULL, stderr=DEVNULL).returncode == 0
+
+
+def _sh(*argv: str | Path, cwd: Path | None = None) -> str:
+    """Run a build step; fail with its stderr rather than a bare CalledProcessError."""
+    done = subprocess.run(argv, check=False, cwd=cwd, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"{shlex.join(map(str, argv))} failed:\n{done.stderr.strip()}")
+    return done.stdout
+
+
+def _kernel_package() -> str:
+    """The regular (not -cloud-, which lacks 9p) image package the metapackage points to."""
+    for line in _sh("apt-cache", "depends", "linux-image-amd64").splitlines():
+        kind, _, name = line.strip().partition(": ")
+        if kind.endswith("Depends") and name.startswith("linux-image-") and "cloud" not in name:
+            return name
+    raise RuntimeError("apt-cache depends linux-image-amd64 names no kernel image package")
+
+
+def _image(root: Path) -> Image:
+    modules_dir = next((root / "lib/modules").iterdir())
+    digest = hashlib.sha256((INIT + MODPROBE).encode()).hexdigest()[:12]
+    initrd = root / f"initrd-{digest}.img"
+    return Image(root / "vmlinux", initrd, modules_dir.name, modules_dir)
+
+
+def _unpack_kernel(bzimage: Path, config: Path) -> bytes:
+    """The ELF vmlinux inside a bzImage: TCG boots it ~2.5 s faster (no self-decompression).
+
+    QEMU can only boot an ELF with a PVH entry note; otherwise keep the bzImage.
+    """
+    data = bzimage.read_bytes()
+    setup_sects = data[0x1F1] or 4
+    offset, length = struct.unpack_from("<II", data, 0x248)
+    payload = data[(setup_sects + 1) * 512 + offset :][:length]
+    if payload.startswith(b"\xfd7zXZ\0") and "CONFIG_PVH=y" in config.read_text().split():
+        return lzma.LZMADecompressor().decompress(payload)
+    return data
+
+
+def _module_bytes(path: Path) -> bytes:
+    """busybox insmod wants plain ELF, whatever compression the distribution uses."""
+    if path.suffix == ".xz":
+        return lzma.decompress(path.read_bytes())
+    if path.suffix == ".zst":
+        return subprocess.run(["zstd", "-dc", path], capture_output=True, check=True).stdout
+    return path.read_bytes()
+
+
+def _cpio(entries: list[tuple[str, int, bytes]]) -> bytes:
+    """A newc archive of (name, mode, data); a character device's data is b'major:minor'."""
+    out = bytearray()
+    for ino, (name, mode, data) in enumerate([*entries, ("TRAILER!!!", 0, b"")], 1):
+        rdev = [0, 0]
+        if mode & 0o170000 == 0o020000:
+            rdev, data = [int(n) for n in data.split(b":")], b""
+        fields = [ino, mode, 0, 0, 1, 0, len(data), 0, 0, *rdev, len(name) + 1, 0]
+        out += b"070701" + b"".join(b"%08x" % f for f in fields) + name.encode() + b"\0"
+        out += b"\0" * (-len(out) % 4) + data
+        out += b"\0" * (-len(out) % 4)
+    return bytes(out)
+
+
+def _build_kernel(root: Path, package: str) -> None:
+    """Download and unpack the kernel package into root, index its modules, unwrap vmlinux."""
+    _sh("apt-get", "download", package, cwd=root)
+    deb = next(root.glob("*.deb"))
+    _sh("dpkg-deb", "-x", deb, root)
+    deb.unlink()
+    if not (root / "lib").exists():  # packages built for a merged /usr
+        (root / "lib").symlink_to("usr/lib")
+    image = _image(root)
+    _sh("depmod", "-b", root, image.kver)
+    boot = root / "boot"
+    config = boot / f"config-{image.kver}"
+    image.kernel.write_bytes(_unpack_kernel(boot / f"vmlinuz-{image.kver}", config))
+    shutil.rmtree(boot)
+
+
+def _build_initrd(image: Image, root: Path) -> None:
+    """busybox, /init and the modules that mounting 9p and overlay needs, in load order."""
+    args = ["-d", root, "-S", image.kver, "-a", "--show-depends", *BOOT_MODULES]
+    shown = [line.split() for line in _sh("modprobe", *args).splitlines()]
+    kos = dict.fromkeys(Path(w[1]) for w in shown if w[0] == "insmod")
+    dirs = ["bin", "sbin", "usr", "usr/bin", "usr/sbin", "dev", "proc", "sys", "mods"]
+    entries = [(d, 0o040755, b"") for d in [*dirs, "ro", "rw", "ctl", "newroot"]]
+    entries += [
+        ("dev/console", 0o020600, b"5:1"),
+        ("init", 0o100755, INIT.encode()),
+        ("sbin/modprobe-chroot", 0o100755, MODPROBE.encode()),
+        ("bin/busybox", 0o100755, Path("/bin/busybox").read_bytes()),
+    ]
+    entries += [(f"mods/{i:02}.ko", 0o100644, _module_bytes(ko)) for i, ko in enumerate(kos)]
+    partial = image.initrd.with_suffix(".partial")
+    partial.write_bytes(gzip.compress(_cpio(entries), compresslevel=1))
+    partial.rename(image.initrd)
+
+
+def prepare(cache_dir: Path | None = None) -> Image:
+    """Fetch Debian's kernel and build the initramfs once; later calls reuse them.
+
+    The initramfs is keyed by a hash of the init script, so editing it rebuilds it.
+    """
+    if cache_dir is None:
+        xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+        cache_dir = Path(xdg) / "krafty/vm"
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    package = _kernel_package()
+    root = cache_dir / package
+    with open(cache_dir / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not root.exists():
+            partial = root.with_name(root.name + ".partial")
+            shutil.rmtree(partial, ignore_errors=True)
+            partial.mkdir()
+            _build_kernel(partial, package)
+            partial.rename(root)
+        image = _image(root)
+        if not image.initrd.exists():
+            _build_initrd(image, root)
+    return image
+
+
+def _die_with_parent() -> None:
+    """Runs in the QEMU child: a SIGKILLed caller runs no finally, so let the kernel end QEMU."""
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _pump(stream: typing.IO[bytes], console: typing.TextIO, tail: collections.deque[str]) -> None:
+    """Copy the VM console line by line as it arrives, keeping the tail for VmDied."""
+    for raw in stream:
+        line = raw.decode(errors="replace").rstrip("\r\n")
+        tail.append(line)
+        console.write(line + "\n")
+        console.flush()
+
+
+def _scripts(
+    image: Image, argv: Sequence[str], cwd: Path, rw_dirs: Sequence[Path], env: dict[str, str]
+) -> tuple[str, str, list[tuple[str, str]]]:
+    """The init's per-run mount script, the command script and QEMU's share options."""
+    q = shlex.quote
+    modules_at = Path(os.path.realpath("/lib/modules")) / image.kver
+    src, dst = q(f"/newroot{image.modules_dir.resolve()}"), q(f"/newroot{modules_at}")
+    setup = [f"mkdir -p {dst}", f"mount -o bind {src} {dst}"]
+    shares = []
+    for i, path in enumerate(sorted({p.resolve() for p in rw_dirs}, key=lambda p: len(p.parts))):
+        target = q(f"/newroot{path}")
+        setup += [f"mkdir -p {target}", f"mount -t 9p -o {NINEP},cache=loose rw{i} {target}"]
+        shares.append((f"path={str(path).replace(',', ',,')},{SHARE}", f"rw{i}"))
+    assignments = " ".join(q(f"{k}={v}") for k, v in env.items())
+    cmd = f"cd -- {q(str(cwd))} && exec env -i -- {assignments} {shlex.join(argv)} </dev/null\n"
+    return "\n".join(setup) + "\n", cmd, shares
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    rw_dirs: Sequence[Path] = (),
+    env: dict[str, str] | None = None,
+    timeout: float = 3000,
+    console: typing.TextIO | None = None,
+    memory_mb: int = 2048,
+) -> int:
+    """Run argv as root in a fresh VM and return its exit status.
+
+    Raises VmDied when the VM stopped (panic, timeout, QEMU error) before the command's
+    status came back: a missing result must never read as a pass.
+    """
+    for path in [cwd, *rw_dirs]:
+        if not path.is_absolute() or not path.is_dir():
+            raise NotADirectoryError(f"not an existing absolute directory: {path}")
+    console = console or sys.stderr
+    env = dict(os.environ if env is None else env)
+    env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+    image = prepare()
+    ctl = Path(tempfile.mkdtemp(prefix="krafty-vm-"))
+    try:
+        setup, cmd, shares = _scripts(image, argv, cwd, rw_dirs, env)
+        (ctl / "setup.sh").write_text(setup)
+        (ctl / "cmd.sh").write_text(cmd)
+        qemu = [*QEMU, "-m", str(memory_mb), "-smp", str(os.cpu_count() or 1)]
+        qemu += ["-kernel", str(image.kernel), "-initrd", str(image.initrd)]
+        for fsdev, tag in [(f"path=/,{SHARE},readonly=on", "hostroot"), (f"path={ctl},{SHARE}", "ctl"), *shares]:
+            qemu += ["-fsdev", f"local,id={tag},{fsdev}", "-device", f"virtio-9p-pci,fsdev={tag},mount_tag={tag}"]
+        tail: collections.deque[str] = collections.deque(maxlen=40)
+        proc = subprocess.Popen(qemu, stdin=DEVNULL, stdout=PIPE, stderr=STDOUT, preexec_fn=_die_with_parent)
+        assert proc.stdout is not None
+        pump = threading.Thread(target=_pump, args=(proc.stdout, console, tail), daemon=True)
+        pump.start()
+        reason = "the VM stopped without writing the command's exit status"
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            reason = f"the VM timed out after {timeout:g} s and was killed"
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            pump.join()
+        status = ctl / "status"
+        if not status.exists():
+            raise VmDied(f"{reason}\nlast console lines:\n" + "\n".join(tail))
+        return int(status.read_text())
+    finally:
+        shutil.rmtree(ctl, ignore_errors=True)
+
+
+def main(args: Sequence[str]) -> int:
+    split = args.index("--") if "--" in args else len(args)
+    opts, cmd = args[:split], args[split + 1 :]
+    usage = "%(prog)s [--rw DIR]... [--cwd DIR] [--timeout S] -- CMD ARGS...\n       %(prog)s --prepare"
+    parser = argparse.ArgumentParser(usage=usage, description=__doc__.splitlines()[0])
+    parser.add_argument("--rw", action="append", type=Path, default=[], metavar="DIR", help="share DIR read-write")
+    parser.add_argument("--cwd", type=Path, default=Path.cwd(), metavar="DIR", help="default: the current directory")
+    parser.add_argument("--timeout", type=float, default=3000, metavar="S", help="kill the VM after S seconds")
+    parser.add_argument("--prepare", action="store_true", help="only fetch and build the boot files, print their paths")
+    ns = parser.parse_args(opts)
+    if ns.prepare:
+        for field, value in dataclasses.asdict(prepare()).items():
+            print(f"{field}: {value}")
+        return 0
+    if not cmd:
+        parser.error("no command given after --")
+    try:
+        return run(cmd, cwd=ns.cwd.absolute(), rw_dirs=ns.rw, timeout=ns.timeout)
+    except VmDied as died:
+        print(f"vm.py: {str(died).splitlines()[0]}", file=sys.stderr)  # the console was already shown
+        return 125
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
