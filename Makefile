@@ -3,7 +3,7 @@ PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || command -
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv test unit netns lint clean
+.PHONY: venv lab test unit netns lint clean
 
 venv: $(VENV)/.installed
 
@@ -13,6 +13,15 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test,lint]'
 	touch $@
+
+# The lab needs VRF: where this kernel lacks it, run it in the VM the netns layer uses.
+lab: venv
+	@if unshare --net ip link add probe type vrf table 4242 2>/dev/null; then \
+		$(BIN)/krafty lab; \
+	else \
+		echo "this kernel lacks VRF: running the lab in a VM (tools/vm.py)"; \
+		$(BIN)/python tools/vm.py --cwd $(CURDIR) -- $(abspath $(BIN))/krafty lab; \
+	fi
 
 test: venv
 	$(BIN)/pytest -m unit

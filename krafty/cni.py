@@ -36,6 +36,7 @@ KERNEL_REFUSED = 100
 DEVICE_CONFLICT = 101
 CHECK_FAILED = 102
 IPAM_FAILED = 103
+ADDRESS_IN_USE = 104
 INTERNAL_ERROR = 999
 
 log = logging.getLogger("krafty")
@@ -283,5 +284,9 @@ def _log_to_file(path: str) -> None:
 
 
 def main() -> None:
-    """The `krafty` executable, as the runtime calls it."""
+    """The `krafty` executable: a CNI call whenever CNI_COMMAND is set, else a node-side subcommand."""
+    if "CNI_COMMAND" not in os.environ and len(sys.argv) > 1:
+        from krafty import cli
+
+        sys.exit(cli.main(sys.argv[1:]))
     sys.exit(run(os.environ, sys.stdin.buffer, sys.stdout))

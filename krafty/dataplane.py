@@ -11,13 +11,14 @@ it belongs to whoever's name it carries. Devices outside the group are never tou
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import os
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface
 
-from pyroute2 import IPRoute
+from pyroute2 import IPRoute, netns
 from pyroute2.netlink.exceptions import NetlinkError
 
 KRAFTY_GROUP = 0x6B7266  # "krf"
@@ -27,6 +28,7 @@ _IFA_F_NOPREFIXROUTE = 0x200
 _RT_SCOPE_LINK = 253
 _RTPROT_STATIC = 4
 _IFF_UP = 0x1
+SECONDARY_ROUTE_METRIC = 1000
 
 
 class DataplaneError(Exception):
@@ -37,8 +39,8 @@ class DeviceConflict(DataplaneError):
     """A device krafty needs exists and is not this attachment's."""
 
 
-class Drift(DataplaneError):
-    """CHECK found the node or the pod different from the previous result."""
+class AddressInUse(DataplaneError):
+    """Another pod on the network already has this address."""
 
 
 class NetnsUnusable(DataplaneError):
@@ -76,6 +78,8 @@ class Link:
     group: int
     owner: Owner | None
     vrf_table: int | None
+    peer_index: int = 0  # a veth's peer, in the namespace peer_nsid names (-1: this one)
+    peer_nsid: int = -1
 
     @property
     def krafty_made(self) -> bool:
@@ -97,6 +101,8 @@ def _link(msg) -> Link:
         group=msg.get("IFLA_GROUP") or 0,
         owner=Owner.from_alias(msg.get("IFLA_IFALIAS")),
         vrf_table=table,
+        peer_index=msg.get("IFLA_LINK") or 0,
+        peer_nsid=msg.get("IFLA_LINK_NETNSID", -1),
     )
 
 
@@ -168,6 +174,26 @@ class Netns:
 
     def links(self) -> list[Link]:
         return [_link(msg) for msg in self.ipr.link("dump")]
+
+    def get_index(self, index: int) -> Link | None:
+        try:
+            return _link(self.ipr.link("get", index=index)[0])
+        except NetlinkError as err:
+            if err.code == errno.ENODEV:
+                return None
+            raise _kernel_error(f"look up ifindex {index}", err) from None
+
+    def nsid_of(self, path: str) -> int | None:
+        """The id this namespace uses for the namespace at `path` (None: none assigned)."""
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            answer = self.ipr.get_netnsid(fd=fd)
+        except NetlinkError:
+            return None
+        finally:
+            os.close(fd)
+        nsid = answer.get("nsid") if answer else None
+        return None if nsid is None or nsid < 0 else nsid
 
     def _create(self, name: str, owner: Owner, **spec) -> Link:
         """Create a device in krafty's group, then record its owner (or take it away again)."""
@@ -253,8 +279,18 @@ class Netns:
             peer["mtu"] = mtu
         return self._create(name, owner, kind="veth", master=bridge_link.index, state="up", peer=peer, **extra)
 
-    def route_pod(self, bridge: str, address: IPv4Address, table: int) -> None:
+    def route_pod(self, bridge: str, address: IPv4Address, table: int, exclusive: bool) -> None:
+        """Route the pod's address via its own bridge in the network's shared VRF table.
+
+        With `exclusive` (a static podIP, which no IPAM plugin keeps unique) an address that
+        another bridge already routes there is refused: another pod has it. The check reads
+        the whole table, so it is skipped when IPAM guarantees uniqueness.
+        """
         bridge_link = self.get(bridge)
+        for route in self.ipr.route("dump", family=2, table=table) if exclusive else ():
+            holder = route.get("RTA_OIF")
+            if route["dst_len"] == 32 and route.get("RTA_DST") == str(address) and holder != bridge_link.index:
+                raise AddressInUse(f"{address} is already routed to another pod (ifindex {holder}) in table {table}")
         try:
             self.ipr.route(
                 "replace",
@@ -266,6 +302,16 @@ class Netns:
             )
         except NetlinkError as err:
             raise _kernel_error(f"route {address} via {bridge} in table {table}", err) from None
+
+    def unroute_pod(self, bridge: str, address: IPv4Address, table: int) -> None:
+        bridge_link = self.get(bridge)
+        if bridge_link is None:
+            return
+        try:
+            self.ipr.route("del", dst=f"{address}/32", oif=bridge_link.index, table=table)
+        except NetlinkError as err:
+            if err.code not in (errno.ESRCH, errno.ENODEV):
+                raise _kernel_error(f"remove route {address} from table {table}", err) from None
 
     def configure_pod(
         self, ifname: str, address: IPv4Interface, routes: list[tuple[str, str | None]], owner: Owner
@@ -280,11 +326,22 @@ class Netns:
         except NetlinkError as err:
             raise _kernel_error(f"address {address} on pod interface {ifname}", err) from None
         for dst, gateway in routes:
-            try:
-                self.ipr.route("add", dst=dst, oif=link.index, **({"gateway": gateway} if gateway else {}))
-            except NetlinkError as err:
-                raise _kernel_error(f"route {dst} via {gateway} in pod", err) from None
+            self._add_pod_route(dst, gateway, link)
         return self.get(ifname)
+
+    def _add_pod_route(self, dst: str, gateway: str | None, link: Link) -> None:
+        """A route the pod already has (say the primary CNI's default) keeps precedence:
+        krafty's goes in behind it, with a higher metric."""
+        spec = {"dst": dst, "oif": link.index, **({"gateway": gateway} if gateway else {})}
+        try:
+            try:
+                self.ipr.route("add", **spec)
+            except NetlinkError as err:
+                if err.code != errno.EEXIST:
+                    raise
+                self.ipr.route("add", priority=SECONDARY_ROUTE_METRIC, **spec)
+        except NetlinkError as err:
+            raise _kernel_error(f"route {dst} via {gateway} in pod", err) from None
 
     def delete(self, name: str, owner: Owner) -> bool:
         """Delete the device if it is this attachment's; True when something was deleted."""
@@ -320,3 +377,13 @@ class Netns:
             if msg.get("RTA_OIF") == link.index and msg["dst_len"] == 0:
                 return msg.get("RTA_GATEWAY")
         return None
+
+
+def create_netns(name: str) -> None:
+    """A named namespace under /run/netns, for the lab's throwaway node and pods."""
+    netns.create(name)
+
+
+def remove_netns(name: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        netns.remove(name)

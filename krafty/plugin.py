@@ -16,6 +16,7 @@ from typing import Any
 
 from krafty import capability, ipam, naming
 from krafty.cni import (
+    ADDRESS_IN_USE,
     CHECK_FAILED,
     DEVICE_CONFLICT,
     INVALID_CONFIG,
@@ -32,7 +33,8 @@ from krafty.cni import (
     log,
 )
 from krafty.config import NetConf
-from krafty.dataplane import DataplaneError, DeviceConflict, Drift, Netns, NetnsUnusable, Owner
+from krafty.dataplane import AddressInUse, DataplaneError, DeviceConflict, Netns, NetnsUnusable, Owner
+from krafty.lock import network_lock
 
 DEFAULT_ROUTE = IPv4Network("0.0.0.0/0")
 
@@ -46,8 +48,8 @@ def _as_cni_errors() -> Iterator[None]:
         raise CniError(INVALID_ENVIRONMENT, f"CNI_NETNS: {err}") from None
     except DeviceConflict as err:
         raise CniError(DEVICE_CONFLICT, str(err)) from None
-    except Drift as err:
-        raise CniError(CHECK_FAILED, str(err)) from None
+    except AddressInUse as err:
+        raise CniError(ADDRESS_IN_USE, str(err)) from None
     except DataplaneError as err:
         raise CniError(KERNEL_REFUSED, str(err)) from None
 
@@ -119,9 +121,14 @@ def add(invocation: Invocation, conf: NetConf) -> Result:
         address, allocated = _pod_address(conf, allocated)
         routes = _pod_routes(conf, allocated)
 
+        if conf.pod_ip is None:
+            node.route_pod(devices.bridge, address.ip, conf.vrf_table, exclusive=False)
+        else:
+            with network_lock(conf.name):
+                node.route_pod(devices.bridge, address.ip, conf.vrf_table, exclusive=True)
+        undo.callback(_best_effort, node.unroute_pod, devices.bridge, address.ip, conf.vrf_table)
         host = node.add_veth(devices.host_veth, devices.bridge, pod, invocation.ifname, conf.mtu, owner)
         undo.callback(_best_effort, node.delete, devices.host_veth, owner)
-        node.route_pod(devices.bridge, address.ip, conf.vrf_table)
         pod_link = pod.configure_pod(
             invocation.ifname, address, [(str(r.dst), str(r.gw) if r.gw else None) for r in routes], owner
         )
