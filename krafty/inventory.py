@@ -143,7 +143,7 @@ def remove_orphans(attachments: list[Attachment], ipam_dir: str, dry_run: bool) 
             for link in sorted(attachment.devices, key=lambda link: order.get(link.kind, 0)):
                 if dry_run or node.delete_link(link):
                     removed.append(f"{link.kind} {link.name}")
-            if not attachment.devices and attachment.owner is not None:
+            if attachment.owner is not None:
                 for address in attachment.allocations:
                     if dry_run or _release(ipam_dir, attachment.owner.network, address):
                         removed.append(f"host-local {attachment.owner.network} {address}")
@@ -169,8 +169,9 @@ def render(attachments: list[Attachment]) -> str:
     for a in attachments:
         who = f"container {a.owner.container_id[:12]}  network {a.owner.network}  ifname {a.owner.ifname or '-'}"
         lines.append(("ORPHAN  " if a.orphan else "") + (who if a.owner else "unowned device"))
+        names = {link.index: link.name for link in a.devices}
         for link in a.devices:
-            extra = f"table {link.vrf_table}" if link.kind == "vrf" else f"master ifindex {link.master}"
+            extra = f"table {link.vrf_table}" if link.kind == "vrf" else f"on {names.get(link.master, link.master)}"
             lines.append(f"  {link.kind:<7} {link.name:<16} {'up' if link.up else 'down':<5} {extra}")
         if a.pod_netns:
             lines.append(f"  pod     {a.pod_netns}  {' '.join(a.pod_address) or '(no address)'}")

@@ -219,3 +219,31 @@ def runtime(node: Netns, tmp_path: Path) -> Runtime:
 
 def container_id() -> str:
     return uuid.uuid4().hex + uuid.uuid4().hex
+
+
+@pytest.fixture
+def ipam_plugins(runtime: Runtime, tmp_path: Path):
+    """Put extra IPAM plugins (shell scripts) first on the runtime's CNI_PATH."""
+    directory = tmp_path / "cni-bin"
+    directory.mkdir()
+    runtime.cni_path = f"{directory}:{runtime.cni_path}"
+    host_local = Path(runtime.cni_path.split(":")[1], "host-local")
+
+    def install(name: str, script: str, mode: int = 0o755) -> None:
+        plugin = directory / name
+        plugin.write_text("#!/bin/sh\n" + script.replace("HOST_LOCAL", str(host_local)))
+        plugin.chmod(mode)
+
+    return install
+
+
+def node_links(node: Netns) -> set[str]:
+    with node.kernel() as ipr:
+        return {msg.get("IFLA_IFNAME") for msg in ipr.link("dump")}
+
+
+def assert_clean(node: Netns, runtime: Runtime, *, keep: set[str] = frozenset()) -> None:
+    """Nothing of krafty's left: no device but lo (and what the test made by hand), no allocation."""
+    left = sorted(node_links(node) - {"lo"} - set(keep))
+    assert left == [], f"devices left on the node: {left}"
+    assert runtime.allocations() == [], f"host-local still holds {runtime.allocations()}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from krafty import naming
-from tests.netns.conftest import GATEWAY, NETWORK, Netns, Runtime, container_id
+from tests.netns.conftest import GATEWAY, NETWORK, Netns, Runtime, assert_clean, container_id
 
 VRF_KIND = "vrf"
 
@@ -35,12 +35,6 @@ def default_gateway(ns: Netns) -> str | None:
             if route["dst_len"] == 0:
                 return route.get("RTA_GATEWAY")
     return None
-
-
-def assert_node_is_clean(node: Netns, runtime: Runtime) -> None:
-    left = sorted(set(links(node)) - {"lo"})
-    assert left == [], f"devices left on the node: {left}"
-    assert runtime.allocations() == [], f"host-local still holds {runtime.allocations()}"
 
 
 def assert_attached(runtime: Runtime, node: Netns, pod: Netns, cid: str, result: dict, table: int) -> str:
@@ -91,7 +85,7 @@ def test_add_builds_vrf_bridge_and_veth_and_del_removes_everything(runtime, node
     deleted = runtime.delete(cid, pod.path)
     assert deleted.ok, deleted.out
     assert deleted.out is None
-    assert_node_is_clean(node, runtime)
+    assert_clean(node, runtime)
     assert set(links(pod)) == {"lo"}, "pod interface survived DEL"
     assert runtime.delete(cid, pod.path).ok, "a second DEL must succeed"
 
@@ -105,7 +99,7 @@ def test_add_answers_in_every_accepted_version(runtime, node, pod, version):
     assert ("version" in added.out["ips"][0]) == (version < "1.0.0")
     assert_attached(runtime, node, pod, cid, added.out, naming.default_vrf_table(NETWORK))
     assert runtime.delete(cid, pod.path, runtime.config(version)).ok
-    assert_node_is_clean(node, runtime)
+    assert_clean(node, runtime)
 
 
 def test_static_pod_ip_and_explicit_table(runtime, node, pod):
@@ -117,7 +111,7 @@ def test_static_pod_ip_and_explicit_table(runtime, node, pod):
     assert_attached(runtime, node, pod, cid, added.out, 4242)
     assert links(pod)["net1"].get("IFLA_MTU") == 1400
     assert runtime.delete(cid, pod.path, conf).ok
-    assert_node_is_clean(node, runtime)
+    assert_clean(node, runtime)
 
 
 def test_del_succeeds_when_the_netns_is_gone_and_releases_the_ip(runtime, node, namespaces):
@@ -127,12 +121,12 @@ def test_del_succeeds_when_the_netns_is_gone_and_releases_the_ip(runtime, node, 
     pod.remove()
     assert runtime.delete(cid, pod.path).ok
     assert runtime.delete(cid, "").ok, "DEL with an empty CNI_NETNS must succeed"
-    assert_node_is_clean(node, runtime)
+    assert_clean(node, runtime)
 
 
 def test_del_for_a_container_that_never_had_an_add(runtime, node, pod):
     assert runtime.delete(container_id(), pod.path).ok
-    assert_node_is_clean(node, runtime)
+    assert_clean(node, runtime)
 
 
 def test_check_passes_after_add_and_names_a_device_removed_by_hand(runtime, node, pod):
@@ -149,7 +143,7 @@ def test_check_passes_after_add_and_names_a_device_removed_by_hand(runtime, node
     assert checked.out["code"] == 102
     assert bridge in checked.out["msg"]
     assert runtime.delete(cid, pod.path).ok
-    assert_node_is_clean(node, runtime)
+    assert_clean(node, runtime)
 
 
 def test_check_notices_a_lost_pod_address(runtime, node, pod):
@@ -176,7 +170,7 @@ def test_ipam_failure_leaves_nothing(runtime, node, pod, namespaces):
     assert naming.bridge_name(second) not in links(node), "failed ADD left its bridge"
     assert runtime.allocations() == ["172.16.10.10"], "failed ADD changed host-local's store"
     assert runtime.delete(first, pod.path, conf).ok
-    assert_node_is_clean(node, runtime)
+    assert_clean(node, runtime)
 
 
 def test_add_whose_ifname_exists_in_the_pod_fails_without_touching_it(runtime, node, pod):
@@ -186,7 +180,7 @@ def test_add_whose_ifname_exists_in_the_pod_fails_without_touching_it(runtime, n
     assert not failed.ok
     assert failed.out["code"] == 101
     assert kind(links(pod)["net1"]) == "bridge", "the existing interface was changed"
-    assert_node_is_clean(node, runtime)
+    assert_clean(node, runtime)
 
 
 def test_two_pods_on_the_same_network_at_once(runtime, node, namespaces):
@@ -203,7 +197,7 @@ def test_two_pods_on_the_same_network_at_once(runtime, node, namespaces):
         assert ping.returncode == 0, f"node cannot reach pod {cid[:12]} through its VRF"
     for cid, pod in pods.items():
         assert runtime.delete(cid, pod.path).ok
-    assert_node_is_clean(node, runtime)
+    assert_clean(node, runtime)
 
 
 def test_container_ids_sharing_a_prefix_never_share_devices(runtime, node, namespaces):
@@ -217,7 +211,7 @@ def test_container_ids_sharing_a_prefix_never_share_devices(runtime, node, names
     assert runtime.delete(second, pod_b.path).ok
     assert naming.vrf_name(first) in links(node), "DEL of another container removed the owner's VRF"
     assert runtime.delete(first, pod_a.path).ok
-    assert_node_is_clean(node, runtime)
+    assert_clean(node, runtime)
 
 
 def test_gc_removes_only_attachments_the_runtime_no_longer_knows(runtime, node, namespaces):

@@ -1,0 +1,130 @@
+"""The real binary against generated configs and environments, valid, near-valid and garbage.
+
+Every run ends in a result or a CNI error object with the code the input deserves, a
+non-zero exit status on errors, nothing but JSON on stdout, and nothing left on the node.
+Each example is one or two plugin processes, which cost seconds in the VM: the example
+count is small, and in CI the examples are fixed (derandomized) so a run is reproducible.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.netns.conftest import KRAFTY, PROCESS_TIMEOUT, Netns, assert_clean, container_id, node_links
+
+OK, ENV, DECODE, CONFIG, VERSION = 0, 4, 6, 7, 1
+
+# (what, field, value, the code it must produce)
+CONFIG_FAULTS = [
+    ("huge vrfTable", "vrfTable", 2**64, CONFIG),
+    ("negative vrfTable", "vrfTable", -5, CONFIG),
+    ("main table", "vrfTable", 254, CONFIG),
+    ("vrfTable as text", "vrfTable", "100", CONFIG),
+    ("mtu too small", "mtu", 10, CONFIG),
+    ("mtu as float", "mtu", 1500.0, CONFIG),
+    ("huge mtu", "mtu", 10**30, CONFIG),
+    ("IPv6 subnet", "subnet", "fd00::/64", CONFIG),
+    ("subnet /32", "subnet", "172.16.10.1/32", CONFIG),
+    ("subnet host bits", "subnet", "172.16.10.1/24", CONFIG),
+    ("gateway outside", "gateway", "10.9.9.1", CONFIG),
+    ("gateway is network", "gateway", "172.16.10.0", CONFIG),
+    ("gateway unicode", "gateway", "\uff11\uff17\uff12.16.10.1", CONFIG),
+    ("ipam path", "ipam", {"type": "../../../bin/true"}, CONFIG),
+    ("ipam absolute", "ipam", {"type": "/bin/sh"}, CONFIG),
+    ("ipam not object", "ipam", ["host-local"], CONFIG),
+    ("name with NUL", "name", "kr\x00afty", CONFIG),
+    ("name unicode", "name", "kräfty", CONFIG),
+    ("old version", "cniVersion", "0.2.0", VERSION),
+    ("version number", "cniVersion", 1.0, CONFIG),
+]
+POD_IP_FAULTS = [
+    ("podIP is gateway", "172.16.10.1"),
+    ("podIP is network", "172.16.10.0"),
+    ("podIP is broadcast", "172.16.10.255"),
+    ("podIP outside", "10.0.0.5"),
+    ("podIP IPv6", "fd00::5"),
+]
+ENV_FAULTS = [
+    ("ifname 16 chars", "CNI_IFNAME", "a" * 16),
+    ("ifname with slash", "CNI_IFNAME", "net/1"),
+    ("ifname with space", "CNI_IFNAME", "net 1"),
+    ("container id with $()", "CNI_CONTAINERID", "abc$(touch /tmp/pwned)"),
+    ("container id with ;", "CNI_CONTAINERID", "abc;reboot"),
+    ("container id with backtick", "CNI_CONTAINERID", "a`id`"),
+    ("netns is a regular file", "CNI_NETNS", "/etc/hostname"),
+    ("netns does not exist", "CNI_NETNS", "/run/netns/does-not-exist"),
+    ("netns empty on ADD", "CNI_NETNS", ""),
+    ("unknown command", "CNI_COMMAND", "DESTROY"),
+]
+
+
+@st.composite
+def invocations(draw):
+    """(config bytes, env changes, expected code or None for success)."""
+    kind = draw(st.sampled_from(["valid", "config", "podIP", "env", "garbage"]))
+    changes, env, expected = {}, {}, OK
+    if kind == "config":
+        _, field, value, expected = draw(st.sampled_from(CONFIG_FAULTS))
+        changes[field] = value
+    elif kind == "podIP":
+        _, value = draw(st.sampled_from(POD_IP_FAULTS))
+        changes.update(ipam=None, podIP=value)
+        expected = CONFIG
+    elif kind == "env":
+        _, name, value = draw(st.sampled_from(ENV_FAULTS))
+        env[name] = value
+        expected = ENV
+    elif kind == "garbage":
+        raw = draw(st.binary(max_size=64) | st.text(max_size=64).map(str.encode))
+        return raw, env, {DECODE, CONFIG, VERSION}
+    return changes, env, {expected}
+
+
+@settings(
+    max_examples=int(os.environ.get("KRAFTY_HOSTILE_EXAMPLES", "24")),
+    derandomize=os.environ.get("CI") == "true",
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(case=invocations())
+def test_hostile_input_gets_the_right_code_and_leaves_nothing(runtime, node, case):
+    changes, env_changes, expected = case
+    pod = Netns("pod")
+    try:
+        raw = changes if isinstance(changes, bytes) else json.dumps(runtime.config(**changes)).encode()
+        cid = container_id()
+        env = {
+            "PATH": os.environ["PATH"],
+            "CNI_COMMAND": "ADD",
+            "CNI_CONTAINERID": cid,
+            "CNI_NETNS": pod.path,
+            "CNI_IFNAME": "net1",
+            "CNI_PATH": runtime.cni_path,
+            **env_changes,
+        }
+        proc = subprocess.run(
+            ["nsenter", f"--net={node.path}", str(KRAFTY)],
+            input=raw,
+            env=env,
+            capture_output=True,
+            timeout=PROCESS_TIMEOUT,
+            check=False,
+        )
+        out = json.loads(proc.stdout)  # stdout is JSON, and nothing else, whatever happened
+        if OK in expected and proc.returncode == 0:
+            assert runtime.delete(cid, pod.path, json.loads(raw)).ok
+        else:
+            assert proc.returncode != 0, "an error must exit non-zero"
+            assert set(out) == {"cniVersion", "code", "msg", "details"}, out
+            assert out["code"] in expected, f"{out} for {changes!r} {env_changes}"
+        assert_clean(node, runtime)
+        assert node_links(pod) == {"lo"}
+        assert not Path("/tmp/pwned").exists(), "a container ID reached a shell"
+    finally:
+        pod.remove()
