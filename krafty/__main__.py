@@ -1,3 +1,3 @@
-from krafty.cni import main
+from krafty.entry import main
 
 main()

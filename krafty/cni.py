@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -18,8 +17,8 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from typing import IO, Any
 
-SPEC_VERSION = "1.1.0"
-SUPPORTED_VERSIONS = ("0.3.1", "0.4.0", "1.0.0", "1.1.0")
+from krafty.versions import SPEC_VERSION, SUPPORTED_VERSIONS
+
 VERBS = ("ADD", "DEL", "CHECK", "VERSION", "GC", "STATUS")
 
 # Error codes: 1-99 are the spec's, 100+ are krafty's own (see README).
@@ -257,9 +256,15 @@ def _handle(environ: Mapping[str, str], stdin: IO[bytes], stdout: IO[str], verbs
         conf = config.parse(raw, invocation.command)
         if conf.log_file:
             _log_to_file(conf.log_file)
-        if verbs is None:
-            from krafty.plugin import VERBS as verbs
-        result = verbs[invocation.command](invocation, conf)
+        if verbs is not None:
+            verb = verbs[invocation.command]
+        elif invocation.command == "STATUS":
+            from krafty.status import status as verb  # polled often: keep pyroute2 out of it
+        else:
+            from krafty.plugin import VERBS
+
+            verb = VERBS[invocation.command]
+        result = verb(invocation, conf)
         if result is not None:
             json.dump(result.to_json(conf.cni_version), stdout)
         return 0
@@ -281,12 +286,3 @@ def _log_to_file(path: str) -> None:
         return
     handler.setFormatter(logging.Formatter("%(asctime)s krafty[%(process)d] %(levelname)s %(message)s"))
     log.addHandler(handler)
-
-
-def main() -> None:
-    """The `krafty` executable: a CNI call whenever CNI_COMMAND is set, else a node-side subcommand."""
-    if "CNI_COMMAND" not in os.environ and len(sys.argv) > 1:
-        from krafty import cli
-
-        sys.exit(cli.main(sys.argv[1:]))
-    sys.exit(run(os.environ, sys.stdin.buffer, sys.stdout))

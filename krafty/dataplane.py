@@ -14,12 +14,40 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import importlib.util
 import os
+import sys
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface
 
-from pyroute2 import IPRoute, netns
-from pyroute2.netlink.exceptions import NetlinkError
+
+def _lean_pyroute2() -> None:
+    """Let pyroute2's submodules load without its package __init__.
+
+    That __init__ imports every API pyroute2 has (NDB with sqlite3, IPDB, conntrack, ...):
+    about 45 ms of each plugin call, which needs only IPRoute (python -X importtime). The
+    package object gets the real __path__; asking it for anything but a submodule runs the
+    real __init__, so code wanting the whole of pyroute2 still gets it.
+    """
+    if "pyroute2" in sys.modules:
+        return
+    spec = importlib.util.find_spec("pyroute2")
+    package = importlib.util.module_from_spec(spec)
+
+    def complete(name: str):
+        if importlib.util.find_spec(f"pyroute2.{name}") is not None:
+            return importlib.import_module(f"pyroute2.{name}")  # `from pyroute2 import config`
+        del package.__getattr__
+        spec.loader.exec_module(package)
+        return getattr(package, name)
+
+    package.__getattr__ = complete
+    sys.modules["pyroute2"] = package
+
+
+_lean_pyroute2()
+from pyroute2.iproute.linux import IPRoute  # noqa: E402
+from pyroute2.netlink.exceptions import NetlinkError  # noqa: E402
 
 KRAFTY_GROUP = 0x6B7266  # "krf"
 _ALIAS_PREFIX = "krafty "
@@ -381,9 +409,13 @@ class Netns:
 
 def create_netns(name: str) -> None:
     """A named namespace under /run/netns, for the lab's throwaway node and pods."""
-    netns.create(name)
+    from pyroute2.netns import create
+
+    create(name)
 
 
 def remove_netns(name: str) -> None:
+    from pyroute2.netns import remove
+
     with contextlib.suppress(FileNotFoundError):
-        netns.remove(name)
+        remove(name)

@@ -7,14 +7,12 @@ only once the result is complete, so any failure leaves the node as it was.
 
 from __future__ import annotations
 
-import errno
-import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from ipaddress import IPv4Interface, IPv4Network
 from typing import Any
 
-from krafty import capability, ipam, naming
+from krafty import ipam, naming
 from krafty.cni import (
     ADDRESS_IN_USE,
     CHECK_FAILED,
@@ -23,7 +21,6 @@ from krafty.cni import (
     INVALID_ENVIRONMENT,
     IPAM_FAILED,
     KERNEL_REFUSED,
-    PLUGIN_NOT_AVAILABLE,
     CniError,
     Interface,
     Invocation,
@@ -266,27 +263,9 @@ def gc(invocation: Invocation, conf: NetConf) -> None:
         ipam.gc(plugin, conf, invocation)
 
 
-def status(invocation: Invocation, conf: NetConf) -> None:
-    """Ready only when the kernel can make VRFs and the IPAM plugin is there and ready."""
-    probe = capability.vrf_probe_errno()
-    if probe != errno.EINVAL:
-        raise CniError(
-            PLUGIN_NOT_AVAILABLE,
-            "the kernel cannot create VRF devices (needs CONFIG_NET_VRF)",
-            os.strerror(probe),
-        )
-    if conf.ipam_type:
-        try:
-            plugin = ipam.find(conf, invocation)
-        except CniError as err:
-            raise CniError(PLUGIN_NOT_AVAILABLE, err.msg, err.details) from None
-        ipam.status(plugin, conf, invocation)
-
-
 VERBS: dict[str, Callable[[Invocation, NetConf], Result | None]] = {
     "ADD": add,
     "DEL": delete,
     "CHECK": check,
     "GC": gc,
-    "STATUS": status,
 }

@@ -1,0 +1,25 @@
+"""The `krafty` executable.
+
+VERSION is answered before anything else is imported: runtimes call it on every
+network's plugins for many commands, so it should cost no more than starting Python.
+"""
+
+import os
+import sys
+
+from krafty.versions import SPEC_VERSION, SUPPORTED_VERSIONS
+
+
+def main() -> None:
+    command = os.environ.get("CNI_COMMAND")
+    if command == "VERSION":
+        versions = ", ".join(f'"{version}"' for version in SUPPORTED_VERSIONS)
+        sys.stdout.write(f'{{"cniVersion": "{SPEC_VERSION}", "supportedVersions": [{versions}]}}')
+        return
+    if command is None and len(sys.argv) > 1:
+        from krafty import cli
+
+        sys.exit(cli.main(sys.argv[1:]))
+    from krafty import cni
+
+    sys.exit(cni.run(os.environ, sys.stdin.buffer, sys.stdout))
