@@ -41,3 +41,5 @@ lint: venv
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache krafty.egg-info
+
+include lab.mk
