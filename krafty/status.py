@@ -3,7 +3,7 @@
 import errno
 import os
 
-from krafty import capability, ipam
+from krafty import capability
 from krafty.cni import PLUGIN_NOT_AVAILABLE, CniError, Invocation
 from krafty.config import NetConf
 
@@ -18,6 +18,8 @@ def status(invocation: Invocation, conf: NetConf) -> None:
             os.strerror(probe),
         )
     if conf.ipam_type:
+        from krafty import ipam  # only now: subprocess and friends cost STATUS without IPAM ~4 ms
+
         try:
             plugin = ipam.find(conf, invocation)
         except CniError as err:
