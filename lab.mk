@@ -24,7 +24,7 @@ $(E2E_VENV): $(VENV)/.installed
 # engine is there, else natively, which bundle/build.py refuses on any other release.
 bundle: $(BUNDLE_DIR)/build-info.json
 
-$(BUNDLE_DIR)/build-info.json: pyproject.toml $(wildcard krafty/*.py) bundle/build.py bundle/krafty.spec bundle/Dockerfile
+$(BUNDLE_DIR)/build-info.json: pyproject.toml $(wildcard krafty/*.py) bundle/build.py bundle/Dockerfile
 	@if docker info >/dev/null 2>&1; then \
 		echo "bundle: building in debian:$(NODE_DEBIAN)"; \
 		docker build --quiet --tag $(BUNDLE_BUILDER) --build-arg DEBIAN=$(NODE_DEBIAN) bundle >/dev/null && \

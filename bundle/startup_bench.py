@@ -6,7 +6,7 @@ config code is imported, and ADD with an invalid config, which imports the confi
 but not pyroute2 and answers with an error object. Both forms get the same environment:
 only the CNI variables, as a runtime passes them.
 
-    python bundle/startup_bench.py [--bundle bundle-output/krafty] [--venv-krafty .venv/bin/krafty] [-n 60]
+    python bundle/startup_bench.py [--bundle bundle-output/krafty] [--venv-krafty .venv/bin/krafty] [-n 100]
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bundle", type=Path, default=ROOT / "bundle-output" / "krafty")
     parser.add_argument("--venv-krafty", type=Path, default=Path(sys.executable).with_name("krafty"))
-    parser.add_argument("-n", "--runs", type=int, default=60)
+    parser.add_argument("-n", "--runs", type=int, default=100)
     args = parser.parse_args()
     forms = {"bundle": args.bundle, "venv": args.venv_krafty}
     for executable in forms.values():

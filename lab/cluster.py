@@ -83,9 +83,7 @@ def attach(settings: Settings) -> KindCluster:
 
 def up(settings: Settings) -> KindCluster:
     """Create the lab, or converge the one that is there."""
-    bundle = settings.bundle / "krafty.d"
-    if not (bundle / "krafty").is_file():
-        raise LabError(f"no plugin bundle in {bundle}: run `make bundle` first")
+    nodes.check(settings.bundle)
     run("docker", "build", "--tag", settings.nettools_image, str(ROOT / "images" / "nettools"))
     cluster = kind_cluster(settings)
     if exists(settings):  # repair the kubeconfig entries before pytest-kind reads them
@@ -96,7 +94,7 @@ def up(settings: Settings) -> KindCluster:
     install_multus(cluster, settings)
     config = network_config()
     for node in node_names(settings):
-        nodes.install(node, bundle)
+        nodes.install(node, settings.bundle)
         nodes.verify(node, config)
     cluster.load_docker_image(settings.nettools_image)
     kubectl(cluster, settings, "wait", "--for=condition=established", f"crd/{NAD_CRD}", "--timeout=60s")

@@ -1,17 +1,20 @@
 """Put the plugin bundle on a kind node and prove it runs there.
 
-Layout on the node: the bundle in `/opt/cni/bin/krafty.d/<digest>/`, and
-`/opt/cni/bin/krafty` a relative symlink to its executable (PyInstaller finds `_internal`
-next to the symlink's target, so containerd and Multus, chrooted into the node's root,
-both run it through the link). Pods may be attached while `make up` runs again: a call
-sees the old bundle or the new one, never half of each, because the new one is copied
-under its own name first and the link is then replaced with rename(2).
+Layout on the node: the runtime (bundle/build.py) in `/opt/cni/bin/krafty.d/<digest>/`, and
+`/opt/cni/bin/krafty` the bundle's launcher, installed as a regular file that names that
+directory by absolute path: it works however it is reached (through a link, chrooted into the
+node's root as Multus runs it), where a launcher finding the runtime beside itself would look
+beside the link. Pods may be attached while `make up` runs again: a call sees the old bundle
+or the new one, never half of each, because the new runtime is copied under its own name
+first and the launcher is then replaced with rename(2). The previous runtime is kept until
+the next install, so a call that started on it finishes on it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,36 +22,58 @@ from pathlib import Path
 from lab.tools import LabError, run
 
 CNI_BIN = "/opt/cni/bin"
+RUNTIME = "krafty.d"  # in the bundle directory and in CNI_BIN, beside the launcher `krafty`
+INTERPRETER = "bin/python3.11"
 
-_SWAP = """
+# $1: the new runtime's digest; stdin: the launcher naming it.
+_SWAP = rf"""
 set -e
-cd /opt/cni/bin
-ln -sfn "krafty.d/$1/krafty" .krafty.new
+cd {CNI_BIN}
+previous=$(sed -nE 's|^bundle={CNI_BIN}/{RUNTIME}/([0-9a-f]+)$|\1|p' krafty 2>/dev/null || true)
+cat >.krafty.new
+chmod 755 .krafty.new
 mv -Tf .krafty.new krafty
-find krafty.d -mindepth 1 -maxdepth 1 ! -name "$1" -exec rm -rf {} +
+find {RUNTIME} -mindepth 1 -maxdepth 1 ! -name "$1" ! -name "${{previous:-$1}}" -exec rm -rf {{}} +
 """
 
 
-def digest(bundle: Path) -> str:
-    """Content hash of the bundle directory: names, modes and bytes of every file."""
+def digest(runtime: Path) -> str:
+    """Content hash of the runtime directory: names, modes and bytes of every file."""
     sha = hashlib.sha256()
-    for path in sorted(p for p in bundle.rglob("*") if p.is_file()):
-        sha.update(f"{path.relative_to(bundle)}\0{path.stat().st_mode:o}\0".encode())
+    for path in sorted(p for p in runtime.rglob("*") if p.is_file()):
+        sha.update(f"{path.relative_to(runtime)}\0{path.stat().st_mode:o}\0".encode())
         sha.update(path.read_bytes())
     return sha.hexdigest()[:16]
 
 
+def check(bundle: Path) -> None:
+    """`make bundle` output: the launcher and the runtime beside it."""
+    if not (bundle / "krafty").is_file() or not (bundle / RUNTIME / INTERPRETER).is_file():
+        raise LabError(f"no plugin bundle in {bundle} (krafty and {RUNTIME}/): run `make bundle` first")
+
+
+def launcher(bundle: Path, runtime_dir: str) -> str:
+    """The bundle's launcher with its runtime named by absolute path instead of found beside it."""
+    text, count = re.subn(r"^bundle=.*$", f"bundle={runtime_dir}", (bundle / "krafty").read_text(), flags=re.M)
+    if count != 1:
+        raise LabError(f"{bundle / 'krafty'} has no `bundle=` line: rebuild it with `make bundle`")
+    return text
+
+
 def install(node: str, bundle: Path) -> str:
-    """Copy the bundle unless this node has it already, then point /opt/cni/bin/krafty at it."""
-    name = digest(bundle)
-    target = f"{CNI_BIN}/krafty.d/{name}"
-    present = run("docker", "exec", node, "sh", "-c", f"test -x {target}/krafty && echo yes || true", capture=True)
+    """Copy the runtime unless this node has it already, then replace /opt/cni/bin/krafty with its launcher."""
+    check(bundle)
+    name = digest(bundle / RUNTIME)
+    target = f"{CNI_BIN}/{RUNTIME}/{name}"
+    present = run(
+        "docker", "exec", node, "sh", "-c", f"test -x {target}/{INTERPRETER} && echo yes || true", capture=True
+    )
     if present.strip() != "yes":
-        staging = f"{CNI_BIN}/krafty.d/.{name}.tmp"
-        run("docker", "exec", node, "sh", "-c", f"mkdir -p {CNI_BIN}/krafty.d && rm -rf {staging}")
-        run("docker", "cp", str(bundle), f"{node}:{staging}")
+        staging = f"{CNI_BIN}/{RUNTIME}/.{name}.tmp"
+        run("docker", "exec", node, "sh", "-c", f"mkdir -p {CNI_BIN}/{RUNTIME} && rm -rf {staging}")
+        run("docker", "cp", str(bundle / RUNTIME), f"{node}:{staging}")
         run("docker", "exec", node, "sh", "-c", 'rm -rf "$2" && mv -T "$1" "$2"', "sh", staging, target)
-    run("docker", "exec", node, "sh", "-c", _SWAP, "sh", name)
+    run("docker", "exec", "-i", node, "sh", "-c", _SWAP, "sh", name, stdin=launcher(bundle, target))
     return name
 
 
