@@ -3,7 +3,7 @@ PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || command -
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv lab test unit netns lint clean
+.PHONY: venv lab bench test unit netns lint clean
 
 venv: $(VENV)/.installed
 
@@ -23,6 +23,22 @@ lab: venv
 	else \
 		echo "this kernel lacks VRF: running the lab in a VM (tools/vm.py)"; \
 		$(BIN)/python tools/vm.py --cwd $(CURDIR) -- $(abspath $(BIN))/krafty lab; \
+	fi
+
+# Benchmarks against the Go bridge plugin (bench/run.py): table, bench/results/*.json and *.png.
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(BIN)/pip install --quiet '.[bench]'
+	touch $@
+
+BENCH_ARGS ?=
+bench: $(VENV)/.bench-installed
+	@mkdir -p bench/results
+	@if unshare --net ip link add probe type vrf table 4242 2>/dev/null; then \
+		$(BIN)/python bench/run.py $(BENCH_ARGS); \
+	else \
+		echo "this kernel lacks VRF: benchmarking in a VM (tools/vm.py); compare ratios, not absolute times"; \
+		$(BIN)/python tools/vm.py --rw $(CURDIR)/bench/results --cwd $(CURDIR) -- \
+			$(abspath $(BIN))/python bench/run.py --label vm $(BENCH_ARGS); \
 	fi
 
 test: venv
