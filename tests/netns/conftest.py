@@ -110,16 +110,12 @@ class Runtime:
         conf.update(changes)
         return {k: v for k, v in conf.items() if v is not None}
 
-    def call(
-        self,
-        command: str,
-        container_id: str,
-        netns: str,
-        conf: dict[str, Any] | None = None,
-        ifname: str = "net1",
-        raw: bytes | None = None,
-    ) -> Call:
-        env = {
+    @property
+    def argv(self) -> list[str]:
+        return ["nsenter", f"--net={self.node.path}", str(KRAFTY)]
+
+    def environment(self, command: str, container_id: str, netns: str, ifname: str = "net1") -> dict[str, str]:
+        return {
             "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
             "CNI_COMMAND": command,
             "CNI_CONTAINERID": container_id,
@@ -128,11 +124,22 @@ class Runtime:
             "CNI_PATH": self.cni_path,
             "CNI_ARGS": f"IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME={container_id[:8]}",
         }
+
+    def call(
+        self,
+        command: str,
+        container_id: str,
+        netns: str,
+        conf: dict[str, Any] | None = None,
+        ifname: str = "net1",
+        raw: bytes | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Call:
         stdin = raw if raw is not None else json.dumps(conf or self.config()).encode()
         proc = subprocess.run(
-            ["nsenter", f"--net={self.node.path}", str(KRAFTY)],
+            self.argv,
             input=stdin,
-            env=env,
+            env={**self.environment(command, container_id, netns, ifname), **(env or {})},
             capture_output=True,
             timeout=PROCESS_TIMEOUT,
             check=False,

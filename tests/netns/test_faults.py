@@ -97,24 +97,16 @@ def test_del_without_prev_result_and_with_it(runtime, node, pod):
     assert_clean(node, runtime)
 
 
-def _killed_at(runtime, node, pod, cid: str, milestone) -> None:
+def _killed_at(runtime, pod, cid: str, milestone) -> None:
     """Start ADD as a runtime would and SIGKILL it the moment `milestone()` holds."""
-    env = {
-        "CNI_COMMAND": "ADD",
-        "CNI_CONTAINERID": cid,
-        "CNI_NETNS": pod.path,
-        "CNI_IFNAME": "net1",
-        "CNI_PATH": runtime.cni_path,
-        "PATH": os.environ["PATH"],
-    }
     # nsenter execs the plugin in place; the whole process group dies, IPAM child included,
     # so nothing of this ADD can still be running when DEL comes.
     proc = subprocess.Popen(
-        ["nsenter", f"--net={node.path}", str(KRAFTY)],
+        runtime.argv,
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env=env,
+        env=runtime.environment("ADD", cid, pod.path),
         start_new_session=True,
     )
     proc.stdin.write(json.dumps(runtime.config()).encode())
@@ -144,7 +136,7 @@ def _milestones(runtime, node, pod, cid):
 )
 def test_del_cleans_up_after_add_was_killed(runtime, node, pod, milestone):
     cid = container_id()
-    _killed_at(runtime, node, pod, cid, _milestones(runtime, node, pod, cid)[milestone])
+    _killed_at(runtime, pod, cid, _milestones(runtime, node, pod, cid)[milestone])
     deleted = runtime.delete(cid, pod.path)
     assert deleted.ok, deleted.out
     assert_clean(node, runtime)

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.netns.conftest import KRAFTY, PROCESS_TIMEOUT, Netns, assert_clean, container_id, node_links
+from tests.netns.conftest import Netns, assert_clean, container_id, node_links
 
 OK, ENV, DECODE, CONFIG, VERSION = 0, 4, 6, 7, 1
 
@@ -99,30 +98,13 @@ def test_hostile_input_gets_the_right_code_and_leaves_nothing(runtime, node, cas
     try:
         raw = changes if isinstance(changes, bytes) else json.dumps(runtime.config(**changes)).encode()
         cid = container_id()
-        env = {
-            "PATH": os.environ["PATH"],
-            "CNI_COMMAND": "ADD",
-            "CNI_CONTAINERID": cid,
-            "CNI_NETNS": pod.path,
-            "CNI_IFNAME": "net1",
-            "CNI_PATH": runtime.cni_path,
-            **env_changes,
-        }
-        proc = subprocess.run(
-            ["nsenter", f"--net={node.path}", str(KRAFTY)],
-            input=raw,
-            env=env,
-            capture_output=True,
-            timeout=PROCESS_TIMEOUT,
-            check=False,
-        )
-        out = json.loads(proc.stdout)  # stdout is JSON, and nothing else, whatever happened
-        if OK in expected and proc.returncode == 0:
+        call = runtime.call("ADD", cid, pod.path, raw=raw, env=env_changes)  # stdout must parse as JSON
+        if OK in expected and call.ok:
             assert runtime.delete(cid, pod.path, json.loads(raw)).ok
         else:
-            assert proc.returncode != 0, "an error must exit non-zero"
-            assert set(out) == {"cniVersion", "code", "msg", "details"}, out
-            assert out["code"] in expected, f"{out} for {changes!r} {env_changes}"
+            assert not call.ok, "an error must exit non-zero"
+            assert set(call.out) == {"cniVersion", "code", "msg", "details"}, call.out
+            assert call.out["code"] in expected, f"{call.out} for {changes!r} {env_changes}"
         assert_clean(node, runtime)
         assert node_links(pod) == {"lo"}
         assert not Path("/tmp/pwned").exists(), "a container ID reached a shell"
