@@ -134,6 +134,14 @@ def _link(msg) -> Link:
     )
 
 
+_TEARDOWN_ORDER = {"veth": 0, "bridge": 1, "vrf": 2}
+
+
+def teardown_order(links: list[Link]) -> list[Link]:
+    """Veths before their bridge, bridges before their VRF, as DEL deletes them."""
+    return sorted(links, key=lambda link: _TEARDOWN_ORDER.get(link.kind, 0))
+
+
 def _kernel_error(action: str, err: NetlinkError) -> DataplaneError:
     return DataplaneError(f"{action}: {os.strerror(err.code)} (errno {err.code})")
 
@@ -193,23 +201,21 @@ class Netns:
         self.close()
 
     def get(self, name: str) -> Link | None:
+        return self._lookup(name, ifname=name)
+
+    def get_index(self, index: int) -> Link | None:
+        return self._lookup(f"ifindex {index}", index=index)
+
+    def _lookup(self, what: str, **key: str | int) -> Link | None:
         try:
-            return _link(self.ipr.link("get", ifname=name)[0])
+            return _link(self.ipr.link("get", **key)[0])
         except NetlinkError as err:
             if err.code == errno.ENODEV:
                 return None
-            raise _kernel_error(f"look up {name}", err) from None
+            raise _kernel_error(f"look up {what}", err) from None
 
     def links(self) -> list[Link]:
         return [_link(msg) for msg in self.ipr.link("dump")]
-
-    def get_index(self, index: int) -> Link | None:
-        try:
-            return _link(self.ipr.link("get", index=index)[0])
-        except NetlinkError as err:
-            if err.code == errno.ENODEV:
-                return None
-            raise _kernel_error(f"look up ifindex {index}", err) from None
 
     def nsid_of(self, path: str) -> int | None:
         """The id this namespace uses for the namespace at `path` (None: none assigned)."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from krafty.dataplane import Link, Netns, Owner
+from krafty.dataplane import Link, Netns, Owner, teardown_order
 
 NETNS_DIRS = ("/run/netns", "/var/run/netns")
 HOST_LOCAL_DIR = "/var/lib/cni/networks"  # host-local's default dataDir
@@ -137,10 +137,9 @@ def collect(ipam_dir: str = HOST_LOCAL_DIR, networks: set[str] = frozenset()) ->
 def remove_orphans(attachments: list[Attachment], ipam_dir: str, dry_run: bool) -> list[str]:
     """Delete the orphans' devices (veth, bridge, VRF) and stale host-local files; say what."""
     removed = []
-    order = {"veth": 0, "bridge": 1, "vrf": 2}
     with Netns() as node:
         for attachment in (a for a in attachments if a.orphan):
-            for link in sorted(attachment.devices, key=lambda link: order.get(link.kind, 0)):
+            for link in teardown_order(attachment.devices):
                 if dry_run or node.delete_link(link):
                     removed.append(f"{link.kind} {link.name}")
             if attachment.owner is not None:

@@ -30,7 +30,7 @@ from krafty.cni import (
     log,
 )
 from krafty.config import NetConf
-from krafty.dataplane import AddressInUse, DataplaneError, DeviceConflict, Netns, NetnsUnusable, Owner
+from krafty.dataplane import AddressInUse, DataplaneError, DeviceConflict, Netns, NetnsUnusable, Owner, teardown_order
 from krafty.lock import network_lock
 
 DEFAULT_ROUTE = IPv4Network("0.0.0.0/0")
@@ -239,9 +239,6 @@ def check(invocation: Invocation, conf: NetConf) -> None:
         ipam.check(ipam.find(conf, invocation), conf, invocation)
 
 
-_DELETE_ORDER = {"veth": 0, "bridge": 1, "vrf": 2}
-
-
 def gc(invocation: Invocation, conf: NetConf) -> None:
     """Remove this network's devices whose attachment the runtime no longer knows."""
     if conf.valid_attachments is None:
@@ -255,7 +252,7 @@ def gc(invocation: Invocation, conf: NetConf) -> None:
             and link.owner.network == conf.name
             and (link.owner.container_id, link.owner.ifname) not in conf.valid_attachments
         ]
-        for link in sorted(stale, key=lambda link: _DELETE_ORDER.get(link.kind, 0)):
+        for link in teardown_order(stale):
             if node.delete_link(link):
                 log.info("GC: deleted %s %s of container %s", link.kind, link.name, link.owner.container_id)
     if conf.ipam_type:
