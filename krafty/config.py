@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from ipaddress import AddressValueError, IPv4Address, IPv4Network, NetmaskValueError
 from typing import Any
 
-from krafty.cni import (
+from krafty.naming import default_vrf_table
+from krafty.types import (
     DECODE_FAILURE,
     INCOMPATIBLE_VERSION,
     INVALID_CONFIG,
@@ -21,7 +22,6 @@ from krafty.cni import (
     Result,
     version_tuple,
 )
-from krafty.naming import default_vrf_table
 
 _NETWORK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 MAX_NETWORK_NAME = 64  # keeps the owner record within the kernel's 255-byte ifalias

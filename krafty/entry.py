@@ -20,6 +20,6 @@ def main() -> None:
         from krafty import cli
 
         sys.exit(cli.main(sys.argv[1:]))
-    from krafty import cni
+    from krafty import skel
 
-    sys.exit(cni.run(os.environ, sys.stdin.buffer, sys.stdout))
+    sys.exit(skel.run(os.environ, sys.stdin.buffer, sys.stdout))

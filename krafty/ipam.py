@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from krafty.cni import (
+from krafty.config import NetConf
+from krafty.types import (
     INCOMPATIBLE_VERSION,
     INVALID_ENVIRONMENT,
     IPAM_FAILED,
@@ -24,7 +25,6 @@ from krafty.cni import (
     Result,
     version_tuple,
 )
-from krafty.config import NetConf
 
 TIMEOUT_SECONDS = 120
 

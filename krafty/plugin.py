@@ -7,13 +7,17 @@ only once the result is complete, so any failure leaves the node as it was.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from ipaddress import IPv4Interface, IPv4Network
 from typing import Any
 
 from krafty import ipam, naming
-from krafty.cni import (
+from krafty.config import NetConf
+from krafty.dataplane import AddressInUse, DataplaneError, DeviceConflict, Netns, NetnsUnusable, Owner, teardown_order
+from krafty.lock import network_lock
+from krafty.types import (
     ADDRESS_IN_USE,
     CHECK_FAILED,
     DEVICE_CONFLICT,
@@ -27,11 +31,9 @@ from krafty.cni import (
     IPConfig,
     Result,
     Route,
-    log,
 )
-from krafty.config import NetConf
-from krafty.dataplane import AddressInUse, DataplaneError, DeviceConflict, Netns, NetnsUnusable, Owner, teardown_order
-from krafty.lock import network_lock
+
+log = logging.getLogger("krafty")
 
 DEFAULT_ROUTE = IPv4Network("0.0.0.0/0")
 

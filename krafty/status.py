@@ -4,8 +4,8 @@ import errno
 import os
 
 from krafty import capability
-from krafty.cni import PLUGIN_NOT_AVAILABLE, CniError, Invocation
 from krafty.config import NetConf
+from krafty.types import PLUGIN_NOT_AVAILABLE, CniError, Invocation
 
 
 def status(invocation: Invocation, conf: NetConf) -> None:

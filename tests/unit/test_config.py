@@ -3,7 +3,7 @@ import json
 import pytest
 
 from krafty import config
-from krafty.cni import DECODE_FAILURE, INCOMPATIBLE_VERSION, INVALID_CONFIG, CniError
+from krafty.types import DECODE_FAILURE, INCOMPATIBLE_VERSION, INVALID_CONFIG, CniError
 
 BASE = {
     "cniVersion": "1.0.0",

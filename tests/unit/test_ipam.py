@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from krafty import config, ipam
-from krafty.cni import INCOMPATIBLE_VERSION, INVALID_ENVIRONMENT, IPAM_FAILED, CniError, Invocation
+from krafty.types import INCOMPATIBLE_VERSION, INVALID_ENVIRONMENT, IPAM_FAILED, CniError, Invocation
 
 FAKE = Path(__file__).with_name("fake_ipam.py")
 

@@ -6,8 +6,8 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from krafty import cni
-from tests.unit.test_cni import CONF, ENV, FAKE_VERBS
+from krafty import skel, types
+from tests.unit.test_protocol import CONF, ENV, FAKE_VERBS
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
@@ -50,7 +50,7 @@ def documents(draw):
 environments = st.fixed_dictionaries(
     {},
     optional={
-        "CNI_COMMAND": st.sampled_from([*cni.VERBS, "", "add", "BOGUS"]),
+        "CNI_COMMAND": st.sampled_from([*types.VERBS, "", "add", "BOGUS"]),
         "CNI_CONTAINERID": st.sampled_from(["c0ffee", "", "a;b", "x" * 200]) | st.text(max_size=30),
         "CNI_NETNS": st.sampled_from(["/var/run/netns/pod", ""]) | st.text(max_size=30),
         "CNI_IFNAME": st.sampled_from(["net1", "", "a" * 16, "a/b"]) | st.text(max_size=20),
@@ -63,18 +63,18 @@ environments = st.fixed_dictionaries(
 @given(documents(), environments)
 def test_every_input_gets_a_result_or_a_cni_error_object(raw, env):
     stdout, stderr = io.StringIO(), io.StringIO()
-    status = cni.run(env, io.BytesIO(raw), stdout, stderr, verbs=FAKE_VERBS)
+    status = skel.run(env, io.BytesIO(raw), stdout, stderr, verbs=FAKE_VERBS)
     out = json.loads(stdout.getvalue())
     assert "Traceback" not in stderr.getvalue()
     if status == 0:
-        assert out["cniVersion"] in cni.SUPPORTED_VERSIONS
+        assert out["cniVersion"] in types.SUPPORTED_VERSIONS
         assert "code" not in out
     else:
         assert set(out) == {"cniVersion", "code", "msg", "details"}
         assert out["code"] in {
-            cni.INCOMPATIBLE_VERSION,
-            cni.INVALID_ENVIRONMENT,
-            cni.DECODE_FAILURE,
-            cni.INVALID_CONFIG,
+            types.INCOMPATIBLE_VERSION,
+            types.INVALID_ENVIRONMENT,
+            types.DECODE_FAILURE,
+            types.INVALID_CONFIG,
         }
         assert out["msg"]

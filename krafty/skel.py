@@ -1,8 +1,8 @@
-"""The CNI protocol (SPEC 1.1.0): environment, versions, result and error objects.
+"""The CNI dispatcher: read the runtime's environment and stdin, run one verb, answer.
 
-`run()` takes the runtime's inputs as arguments and returns the exit status, so the whole
-protocol can be driven in-process, without root. Nothing here imports pyroute2: VERSION
-must stay as cheap as starting the interpreter.
+Like CNI's `pkg/skel`. `run()` takes the runtime's inputs as arguments and returns the
+exit status, so the whole protocol can be driven in-process, without root. Nothing here
+imports pyroute2: VERSION must stay as cheap as starting the interpreter.
 """
 
 from __future__ import annotations
@@ -13,64 +13,23 @@ import re
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from typing import IO, Any
 
-from krafty.versions import SPEC_VERSION, SUPPORTED_VERSIONS
-
-VERBS = ("ADD", "DEL", "CHECK", "VERSION", "GC", "STATUS")
-
-# Error codes: 1-99 are the spec's, 100+ are krafty's own (see README).
-INCOMPATIBLE_VERSION = 1
-UNSUPPORTED_FIELD = 2
-UNKNOWN_CONTAINER = 3
-INVALID_ENVIRONMENT = 4
-IO_FAILURE = 5
-DECODE_FAILURE = 6
-INVALID_CONFIG = 7
-TRY_AGAIN_LATER = 11
-PLUGIN_NOT_AVAILABLE = 50
-KERNEL_REFUSED = 100
-DEVICE_CONFLICT = 101
-CHECK_FAILED = 102
-IPAM_FAILED = 103
-ADDRESS_IN_USE = 104
-INTERNAL_ERROR = 999
+from krafty.types import (
+    INTERNAL_ERROR,
+    INVALID_ENVIRONMENT,
+    SPEC_VERSION,
+    SUPPORTED_VERSIONS,
+    VERBS,
+    CniError,
+    Invocation,
+    Result,
+)
 
 log = logging.getLogger("krafty")
 
 _CONTAINER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 MAX_CONTAINER_ID = 128  # keeps the owner record within the kernel's 255-byte ifalias
-
-
-class CniError(Exception):
-    """A failure the runtime should see as a CNI error object."""
-
-    def __init__(self, code: int, msg: str, details: str = "") -> None:
-        super().__init__(msg)
-        self.code = code
-        self.msg = msg
-        self.details = details
-
-    def to_json(self, cni_version: str) -> dict[str, Any]:
-        return {"cniVersion": cni_version, "code": self.code, "msg": self.msg, "details": self.details}
-
-
-def version_tuple(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in version.split("."))
-
-
-@dataclass(frozen=True)
-class Invocation:
-    """The runtime's environment for one call, validated."""
-
-    command: str
-    container_id: str = ""
-    netns: str = ""
-    ifname: str = ""
-    path: tuple[str, ...] = ()
-    environ: Mapping[str, str] = field(default_factory=dict)
 
 
 def valid_ifname(name: str) -> bool:
@@ -107,95 +66,6 @@ def parse_environment(environ: Mapping[str, str]) -> Invocation:
     if "\0" in netns:
         raise CniError(INVALID_ENVIRONMENT, "CNI_NETNS contains a NUL byte")
     return Invocation(command, container_id, netns, ifname, path, environ)
-
-
-@dataclass(frozen=True)
-class Interface:
-    name: str
-    mac: str = ""
-    sandbox: str = ""
-
-
-@dataclass(frozen=True)
-class IPConfig:
-    address: IPv4Interface
-    gateway: IPv4Address | None = None
-    interface: int | None = None
-
-
-@dataclass(frozen=True)
-class Route:
-    dst: IPv4Network
-    gw: IPv4Address | None = None
-
-
-@dataclass(frozen=True)
-class Result:
-    interfaces: tuple[Interface, ...] = ()
-    ips: tuple[IPConfig, ...] = ()
-    routes: tuple[Route, ...] = ()
-    dns: Mapping[str, Any] = field(default_factory=dict)
-
-    def to_json(self, cni_version: str) -> dict[str, Any]:
-        """The result in the version the config asked for (0.3.x/0.4.0 carry ips[].version)."""
-        legacy = version_tuple(cni_version) < (1, 0, 0)
-        ips = []
-        for ip in self.ips:
-            entry: dict[str, Any] = {"address": str(ip.address)}
-            if legacy:
-                entry = {"version": "4", **entry}
-            if ip.gateway is not None:
-                entry["gateway"] = str(ip.gateway)
-            if ip.interface is not None:
-                entry["interface"] = ip.interface
-            ips.append(entry)
-        out: dict[str, Any] = {"cniVersion": cni_version}
-        if self.interfaces:
-            out["interfaces"] = [
-                {k: v for k, v in (("name", i.name), ("mac", i.mac), ("sandbox", i.sandbox)) if v}
-                for i in self.interfaces
-            ]
-        out["ips"] = ips
-        if self.routes:
-            out["routes"] = [
-                {"dst": str(r.dst), **({"gw": str(r.gw)} if r.gw is not None else {})} for r in self.routes
-            ]
-        out["dns"] = dict(self.dns)
-        return out
-
-    @classmethod
-    def from_json(cls, data: Any) -> Result:
-        """Parse a result of any supported version; IPv6 entries are dropped (krafty is IPv4)."""
-        try:
-            interfaces = tuple(
-                Interface(str(i["name"]), str(i.get("mac", "")), str(i.get("sandbox", "")))
-                for i in data.get("interfaces") or ()
-            )
-            ips = []
-            for ip in data.get("ips") or ():
-                address = ip["address"]
-                if ":" in address:
-                    continue
-                gateway = ip.get("gateway")
-                index = ip.get("interface")
-                ips.append(
-                    IPConfig(
-                        IPv4Interface(address),
-                        IPv4Address(gateway) if gateway else None,
-                        index if isinstance(index, int) and not isinstance(index, bool) else None,
-                    )
-                )
-            routes = tuple(
-                Route(IPv4Network(r["dst"]), IPv4Address(r["gw"]) if r.get("gw") else None)
-                for r in data.get("routes") or ()
-                if ":" not in r["dst"]
-            )
-            dns = data.get("dns") or {}
-            if not isinstance(dns, dict):
-                raise TypeError("dns is not an object")
-        except (AttributeError, KeyError, TypeError, ValueError) as err:
-            raise ValueError(f"not a CNI result: {err}") from err
-        return cls(interfaces, tuple(ips), routes, dns)
 
 
 Verb = Callable[[Invocation, Any], "Result | None"]

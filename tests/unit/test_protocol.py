@@ -6,8 +6,8 @@ from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
 import pytest
 
-from krafty import cni
-from krafty.cni import Interface, IPConfig, Result, Route
+from krafty import skel, types
+from krafty.types import Interface, IPConfig, Result, Route
 
 ENV = {
     "CNI_COMMAND": "ADD",
@@ -39,7 +39,7 @@ FAKE_VERBS = {verb: (lambda inv, conf: RESULT) for verb in ("ADD", "DEL", "CHECK
 def call(env=None, conf=None, raw=None, verbs=FAKE_VERBS):
     stdout, stderr = io.StringIO(), io.StringIO()
     stdin = io.BytesIO(raw if raw is not None else json.dumps(conf or CONF).encode())
-    status = cni.run(env or ENV, stdin, stdout, stderr, verbs=verbs)
+    status = skel.run(env or ENV, stdin, stdout, stderr, verbs=verbs)
     out = stdout.getvalue()
     return status, (json.loads(out) if out else None), stderr.getvalue()
 
@@ -72,7 +72,7 @@ def test_bad_environment_is_error_4_naming_the_variable(change, mentions):
     env = {k: v for k, v in {**ENV, **change}.items() if v is not None}
     status, out, _ = call(env)
     assert status != 0
-    assert out["code"] == cni.INVALID_ENVIRONMENT
+    assert out["code"] == types.INVALID_ENVIRONMENT
     assert mentions in out["msg"]
 
 
@@ -87,7 +87,7 @@ def test_errors_are_well_formed_and_in_the_configs_version():
     assert status == 1
     assert set(out) == {"cniVersion", "code", "msg", "details"}
     assert out["cniVersion"] == "0.4.0"
-    assert out["code"] == cni.INVALID_CONFIG
+    assert out["code"] == types.INVALID_CONFIG
     assert "gateway" in stderr
 
 
@@ -97,12 +97,12 @@ def test_an_unexpected_exception_becomes_an_error_object_not_a_traceback():
 
     status, out, stderr = call(verbs={"ADD": explode})
     assert status == 1
-    assert out["code"] == cni.INTERNAL_ERROR
+    assert out["code"] == types.INTERNAL_ERROR
     assert "boom" in out["details"]
     assert "Traceback" in stderr
 
 
-@pytest.mark.parametrize("version", cni.SUPPORTED_VERSIONS)
+@pytest.mark.parametrize("version", types.SUPPORTED_VERSIONS)
 def test_result_is_written_in_the_configs_version(version):
     status, out, _ = call(conf={**CONF, "cniVersion": version})
     assert status == 0
@@ -118,7 +118,7 @@ def test_result_is_written_in_the_configs_version(version):
 
 
 def test_results_round_trip_through_from_json():
-    for version in cni.SUPPORTED_VERSIONS:
+    for version in types.SUPPORTED_VERSIONS:
         assert Result.from_json(RESULT.to_json(version)) == RESULT
 
 
@@ -133,6 +133,6 @@ def test_log_file_receives_the_log(tmp_path):
     call(conf={**CONF, "logFile": str(log_file), "mtu": 1}, verbs=FAKE_VERBS)
     call(
         conf={**CONF, "logFile": str(log_file)},
-        verbs={"ADD": lambda i, c: (_ for _ in ()).throw(cni.CniError(100, "nope"))},
+        verbs={"ADD": lambda i, c: (_ for _ in ()).throw(types.CniError(100, "nope"))},
     )
     assert "nope" in log_file.read_text()
