@@ -3,7 +3,7 @@ PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || command -
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv lab bench test unit netns lint clean
+.PHONY: venv demo bench test unit netns lint clean
 
 venv: $(VENV)/.installed
 
@@ -12,17 +12,17 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 # A regular (not editable) install: an editable one costs every plugin call ~12 ms in site.
-$(VENV)/.installed: pyproject.toml $(wildcard krafty/*.py) | $(BIN)/python
+$(VENV)/.installed: pyproject.toml $(wildcard krafty/*.py krafty/testing/*.py) | $(BIN)/python
 	$(BIN)/pip install --quiet '.[test,lint]'
 	touch $@
 
-# The lab needs VRF: where this kernel lacks it, run it in the VM the netns layer uses.
-lab: venv
+# The demo needs VRF: where this kernel lacks it, run it in the VM the netns layer uses.
+demo: venv
 	@if unshare --net ip link add probe type vrf table 4242 2>/dev/null; then \
-		$(BIN)/krafty lab; \
+		$(BIN)/krafty demo; \
 	else \
-		echo "this kernel lacks VRF: running the lab in a VM (tools/vm.py)"; \
-		$(BIN)/python tools/vm.py --cwd $(CURDIR) -- $(abspath $(BIN))/krafty lab; \
+		echo "this kernel lacks VRF: running the demo in a VM (krafty.testing.vm)"; \
+		$(BIN)/python -m krafty.testing.vm --cwd $(CURDIR) -- $(abspath $(BIN))/krafty demo; \
 	fi
 
 # Benchmarks against the Go bridge plugin (bench/run.py): table, bench/results/*.json and *.png.
@@ -36,8 +36,8 @@ bench: $(VENV)/.bench-installed
 	@if unshare --net ip link add probe type vrf table 4242 2>/dev/null; then \
 		$(BIN)/python bench/run.py $(BENCH_ARGS); \
 	else \
-		echo "this kernel lacks VRF: benchmarking in a VM (tools/vm.py); compare ratios, not absolute times"; \
-		$(BIN)/python tools/vm.py --rw $(CURDIR)/bench/results --cwd $(CURDIR) -- \
+		echo "this kernel lacks VRF: benchmarking in a VM (krafty.testing.vm); compare ratios, not absolute times"; \
+		$(BIN)/python -m krafty.testing.vm --rw $(CURDIR)/bench/results --cwd $(CURDIR) -- \
 			$(abspath $(BIN))/python bench/run.py --label vm $(BENCH_ARGS); \
 	fi
 

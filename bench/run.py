@@ -23,7 +23,7 @@ Everything lives in namespaces named kb-<pid>-..., removed at the end whatever h
 (also on Ctrl-C or SIGTERM). Needs root, `ip`, `nsenter`, the Go plugins and a kernel with
 VRF; where the kernel lacks VRF run it in the VM:
 
-    python3 tools/vm.py --rw $PWD --cwd $PWD -- /path/to/venv/bin/python bench/run.py --label vm
+    python3 -m krafty.testing.vm --rw $PWD --cwd $PWD -- /path/to/venv/bin/python bench/run.py --label vm
 
 Under QEMU TCG absolute times are inflated 10-35x, unevenly (process start most, kernel
 waits least): compare the ratios, which are measured in the same run. MISS next to a
@@ -907,7 +907,7 @@ def plot(report: dict[str, Any], png: Path) -> None:
 
 
 def detect_vm() -> bool:
-    """The caller says so (KRAFTY_IN_VM=1), or the DMI vendor is QEMU (tools/vm.py's q35 guest)."""
+    """The caller says so (KRAFTY_IN_VM=1), or the DMI vendor is QEMU (krafty.testing.vm's q35 guest)."""
     if os.environ.get("KRAFTY_IN_VM") == "1":
         return True
     with contextlib.suppress(OSError):
@@ -1061,7 +1061,8 @@ def main(argv: Sequence[str]) -> int:
     if not has_vrf():
         print(
             "this kernel cannot create VRF devices, so krafty cannot run here; run the benchmark in the VM:\n"
-            f"  python3 tools/vm.py --rw {HERE.parent} --cwd {HERE.parent} -- {PYTHON} bench/run.py --label vm",
+            f"  python3 -m krafty.testing.vm --rw {HERE.parent} --cwd {HERE.parent} --"
+            f" {PYTHON} bench/run.py --label vm",
             file=sys.stderr,
         )
         return 3

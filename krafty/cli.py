@@ -1,4 +1,4 @@
-"""Node-side commands for people iterating on the plugin: inspect, gc, lab.
+"""Node-side commands for people iterating on the plugin: inspect, gc, demo.
 
 They are reached only when CNI_COMMAND is unset and a subcommand is given, so a runtime's
 call can never land here.
@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 
-from krafty import inventory, lab
+from krafty import demo, inventory
 
 
 def _inventory_args(parser: argparse.ArgumentParser) -> None:
@@ -29,12 +29,12 @@ def main(argv: list[str]) -> int:
     gc = commands.add_parser("gc", help="remove the orphans that inspect flags")
     _inventory_args(gc)
     gc.add_argument("--dry-run", action="store_true", help="only say what would be removed")
-    demo = commands.add_parser("lab", help="attach throwaway pods on a throwaway node and prove connectivity")
-    demo.add_argument("--pods", type=int, default=3, choices=range(1, 21), metavar="1-20")
+    demo_command = commands.add_parser("demo", help="attach throwaway pods on a throwaway node and prove connectivity")
+    demo_command.add_argument("--pods", type=int, default=3, choices=range(1, 21), metavar="1-20")
     args = parser.parse_args(argv)
 
-    if args.command == "lab":
-        return lab.run(args.pods)
+    if args.command == "demo":
+        return demo.run(args.pods)
     attachments = inventory.collect(args.ipam_dir, set(args.network))
     if args.command == "inspect":
         if args.json:

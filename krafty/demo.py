@@ -1,4 +1,4 @@
-"""`krafty lab`: a few throwaway pods on a throwaway node, attached by the real plugin.
+"""`krafty demo`: a few throwaway pods on a throwaway node, attached by the real plugin.
 
 For a box without Docker: it shows what krafty does to a node without a cluster. The
 "node" is a network namespace too, so the host's own network is never touched. Every
@@ -22,10 +22,10 @@ from krafty.dataplane import create_netns, remove_netns
 
 CNI_DIRS = ("/opt/cni/bin", "/usr/lib/cni")
 SUBNET, GATEWAY = "172.16.10.0/24", "172.16.10.1"
-NETWORK = "krafty-lab"
+NETWORK = "krafty-demo"
 VM_HINT = (
     "This kernel cannot create VRF devices (it lacks CONFIG_NET_VRF), so krafty cannot run here.\n"
-    "Run the lab in a VM booting a kernel that has it: `make lab` does that on this machine.\n"
+    "Run the demo in a VM booting a kernel that has it: `make demo` does that on this machine.\n"
 )
 
 
@@ -45,11 +45,11 @@ def _nsenter(netns: str, *argv: str, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(["nsenter", f"--net={netns}", *argv], capture_output=True, check=False, **kwargs)
 
 
-class Lab:
+class Demo:
     def __init__(self, pods: int, cni_path: str, data_dir: str) -> None:
         suffix = uuid.uuid4().hex[:6]
-        self.node = f"krafty-lab-{suffix}-node"
-        self.pods = {f"lab{i}{uuid.uuid4().hex}": f"krafty-lab-{suffix}-pod{i}" for i in range(1, pods + 1)}
+        self.node = f"krafty-demo-{suffix}-node"
+        self.pods = {f"demo{i}{uuid.uuid4().hex}": f"krafty-demo-{suffix}-pod{i}" for i in range(1, pods + 1)}
         self.cni_path = cni_path
         self.config = {
             "cniVersion": "1.1.0",
@@ -135,20 +135,20 @@ def run(pods: int = 3) -> int:
     if cni_path is None:
         sys.stderr.write(f"host-local not found in CNI_PATH or {', '.join(CNI_DIRS)} (containernetworking-plugins)\n")
         return 2
-    with tempfile.TemporaryDirectory(prefix="krafty-lab-") as data_dir:
-        lab = Lab(pods, cni_path, data_dir)
+    with tempfile.TemporaryDirectory(prefix="krafty-demo-") as data_dir:
+        demo = Demo(pods, cni_path, data_dir)
         checks: list[tuple[str, bool]] = []
         try:
-            print(f"node namespace {lab.node}; attaching {pods} pods through {' '.join(_plugin())} ...")
-            lab.up()
-            print(lab.table())
-            checks = lab.connectivity()
+            print(f"node namespace {demo.node}; attaching {pods} pods through {' '.join(_plugin())} ...")
+            demo.up()
+            print(demo.table())
+            checks = demo.connectivity()
             for what, ok in checks:
                 print(f"  {'ok  ' if ok else 'FAIL'} {what}")
         except (RuntimeError, KeyboardInterrupt) as err:
             print(f"{err or 'interrupted'}: tearing down", file=sys.stderr)
             checks.append(("completed", False))
         finally:
-            lab.down()
+            demo.down()
         print("torn down: pods detached, namespaces removed")
     return 0 if all(ok for _, ok in checks) else 1

@@ -1,15 +1,15 @@
-"""Run one command as root inside a throwaway QEMU VM whose kernel has VRF support.
+"""Run one command as root inside a throwaway QEMU VM whose kernel has what a test needs.
 
-The project's root test layer creates real VRF devices, and the kernel this code runs on
-may lack ``CONFIG_NET_VRF``. This module boots Debian's stock kernel under QEMU (TCG)
+Root tests may need kernel features (VRF, say) that the kernel this code runs on lacks.
+This module boots Debian's stock kernel under QEMU (TCG)
 over the host's own root filesystem, shared read-only through 9p with a tmpfs overlay on
 top, runs the command chrooted into that overlay and hands back its exit status. Writes
 vanish at power-off except in the directories passed as ``rw_dirs``, which are shared
 read-write at the same paths. Boot once per test session, not per test: a boot costs a few
 seconds and code runs 20-30x slower under TCG.
 
-    python tools/vm.py [--rw DIR]... [--cwd DIR] [--timeout S] -- CMD ARGS...
-    python tools/vm.py --prepare
+    python -m krafty.testing.vm [--rw DIR]... [--cwd DIR] [--module M]... -- CMD ARGS...
+    python -m krafty.testing.vm --prepare
 """
 
 import argparse
@@ -35,7 +35,7 @@ from pathlib import Path
 from subprocess import DEVNULL, PIPE, STDOUT
 
 BOOT_MODULES = ["virtio_pci", "9pnet_virtio", "9p", "overlay"]
-NET_MODULES = ["vrf", "bridge", "veth", "dummy"]
+DEFAULT_MODULES = ("vrf", "bridge", "veth", "dummy")
 NINEP = "trans=virtio,version=9p2000.L,msize=524288"
 
 # /tmp is left on the overlay, whose upper layer is a tmpfs: writable, volatile and fine for
@@ -63,7 +63,6 @@ mount -t tmpfs tmpfs $r/dev/shm
 mount -t tmpfs tmpfs $r/run
 . /ctl/setup.sh
 echo /sbin/modprobe-chroot >/proc/sys/kernel/modprobe
-chroot $r modprobe -a {" ".join(NET_MODULES)}
 ip link set lo up
 cp /ctl/cmd.sh $r/run/krafty-cmd.sh
 chroot $r /bin/sh /run/krafty-cmd.sh
@@ -239,9 +238,14 @@ def _pump(stream: typing.IO[bytes], console: typing.TextIO, tail: collections.de
 
 
 def _scripts(
-    image: Image, argv: Sequence[str], cwd: Path, rw_dirs: Sequence[Path], env: dict[str, str]
+    image: Image,
+    argv: Sequence[str],
+    cwd: Path,
+    rw_dirs: Sequence[Path],
+    env: dict[str, str],
+    modules: Sequence[str],
 ) -> tuple[str, str, list[tuple[str, str]]]:
-    """The init's per-run mount script, the command script and QEMU's share options."""
+    """The init's per-run script (mounts, modules), the command script and QEMU's share options."""
     q = shlex.quote
     modules_at = Path(os.path.realpath("/lib/modules")) / image.kver
     src, dst = q(f"/newroot{image.modules_dir.resolve()}"), q(f"/newroot{modules_at}")
@@ -251,6 +255,9 @@ def _scripts(
         target = q(f"/newroot{path}")
         setup += [f"mkdir -p {target}", f"mount -t 9p -o {NINEP},cache=loose rw{i} {target}"]
         shares.append((f"path={str(path).replace(',', ',,')},{SHARE}", f"rw{i}"))
+    if modules:
+        setup.append("echo /sbin/modprobe-chroot >/proc/sys/kernel/modprobe")
+        setup.append(f"chroot $r modprobe -a {shlex.join(modules)}")
     assignments = " ".join(q(f"{k}={v}") for k, v in env.items())
     cmd = f"cd -- {q(str(cwd))} && exec env -i -- {assignments} {shlex.join(argv)} </dev/null\n"
     return "\n".join(setup) + "\n", cmd, shares
@@ -265,11 +272,15 @@ def run(
     timeout: float = 3000,
     console: typing.TextIO | None = None,
     memory_mb: int = 2048,
+    modules: Sequence[str] = DEFAULT_MODULES,
+    started: typing.Callable[[subprocess.Popen], None] | None = None,
 ) -> int:
     """Run argv as root in a fresh VM and return its exit status.
 
-    Raises VmDied when the VM stopped (panic, timeout, QEMU error) before the command's
-    status came back: a missing result must never read as a pass.
+    `modules` are loaded before the command runs; `started` gets the QEMU process (to
+    kill it early: the caller was interrupted). Raises VmDied when the VM stopped (panic,
+    timeout, QEMU error) before the command's status came back: a missing result must
+    never read as a pass.
     """
     for path in [cwd, *rw_dirs]:
         if not path.is_absolute() or not path.is_dir():
@@ -280,7 +291,7 @@ def run(
     image = prepare()
     ctl = Path(tempfile.mkdtemp(prefix="krafty-vm-"))
     try:
-        setup, cmd, shares = _scripts(image, argv, cwd, rw_dirs, env)
+        setup, cmd, shares = _scripts(image, argv, cwd, rw_dirs, env, modules)
         (ctl / "setup.sh").write_text(setup)
         (ctl / "cmd.sh").write_text(cmd)
         qemu = [*QEMU, "-m", str(memory_mb), "-smp", str(os.cpu_count() or 1)]
@@ -290,6 +301,8 @@ def run(
         tail: collections.deque[str] = collections.deque(maxlen=40)
         proc = subprocess.Popen(qemu, stdin=DEVNULL, stdout=PIPE, stderr=STDOUT, preexec_fn=_die_with_parent)
         assert proc.stdout is not None
+        if started is not None:
+            started(proc)
         pump = threading.Thread(target=_pump, args=(proc.stdout, console, tail), daemon=True)
         pump.start()
         reason = "the VM stopped without writing the command's exit status"
@@ -313,11 +326,14 @@ def run(
 def main(args: Sequence[str]) -> int:
     split = args.index("--") if "--" in args else len(args)
     opts, cmd = args[:split], args[split + 1 :]
-    usage = "%(prog)s [--rw DIR]... [--cwd DIR] [--timeout S] -- CMD ARGS...\n       %(prog)s --prepare"
+    usage = "%(prog)s [--rw DIR]... [--cwd DIR] [--timeout S] [--module M]... -- CMD ARGS...\n       %(prog)s --prepare"
     parser = argparse.ArgumentParser(usage=usage, description=__doc__.splitlines()[0])
     parser.add_argument("--rw", action="append", type=Path, default=[], metavar="DIR", help="share DIR read-write")
     parser.add_argument("--cwd", type=Path, default=Path.cwd(), metavar="DIR", help="default: the current directory")
     parser.add_argument("--timeout", type=float, default=3000, metavar="S", help="kill the VM after S seconds")
+    parser.add_argument(
+        "--module", action="append", dest="modules", metavar="M", help=f"load M first (default: {DEFAULT_MODULES})"
+    )
     parser.add_argument("--prepare", action="store_true", help="only fetch and build the boot files, print their paths")
     ns = parser.parse_args(opts)
     if ns.prepare:
@@ -327,9 +343,10 @@ def main(args: Sequence[str]) -> int:
     if not cmd:
         parser.error("no command given after --")
     try:
-        return run(cmd, cwd=ns.cwd.absolute(), rw_dirs=ns.rw, timeout=ns.timeout)
+        modules = ns.modules or DEFAULT_MODULES
+        return run(cmd, cwd=ns.cwd.absolute(), rw_dirs=ns.rw, timeout=ns.timeout, modules=modules)
     except VmDied as died:
-        print(f"vm.py: {str(died).splitlines()[0]}", file=sys.stderr)  # the console was already shown
+        print(f"krafty.testing.vm: {str(died).splitlines()[0]}", file=sys.stderr)  # the console was already shown
         return 125
 
 

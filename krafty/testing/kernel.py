@@ -1,0 +1,222 @@
+"""Kernel features a test needs, and running the tests that need them in a VM.
+
+`@pytest.mark.cni_kernel("vrf")` says a test needs the kernel to create VRF devices. A
+feature is data: a probe (a command run in a throwaway network namespace; exit 0 means the
+kernel has it) and the modules that bring it. Where the running kernel lacks a feature, the
+tests that need it run in one pytest session inside a QEMU VM booting a kernel that has it
+(`krafty.testing.vm`), and each test's reports come back and are shown here as if it had
+run here. A VM that dies fails every test it did not report.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+IN_VM = "KRAFTY_TESTING_IN_VM"
+
+
+@dataclass(frozen=True)
+class Feature:
+    """A kernel feature: how to probe for it, and which modules bring it in the VM."""
+
+    name: str
+    probe: tuple[str, ...]
+    modules: tuple[str, ...]
+
+
+FEATURES: dict[str, Feature] = {}
+
+
+def register_feature(name: str, probe: tuple[str, ...], modules: tuple[str, ...]) -> None:
+    """Teach the marker a feature: `probe` runs under `unshare --net` and exits 0 when present."""
+    FEATURES[name] = Feature(name, tuple(probe), tuple(modules))
+
+
+register_feature("vrf", ("ip", "link", "add", "probe", "type", "vrf", "table", "4242"), ("vrf",))
+register_feature("bridge", ("ip", "link", "add", "probe", "type", "bridge"), ("bridge",))
+register_feature("veth", ("ip", "link", "add", "probe", "type", "veth", "peer", "name", "probe1"), ("veth",))
+register_feature("dummy", ("ip", "link", "add", "probe", "type", "dummy"), ("dummy",))
+register_feature(
+    "macvlan",
+    ("sh", "-c", "ip link add d type dummy && ip link add probe link d type macvlan"),
+    ("dummy", "macvlan"),
+)
+register_feature("vxlan", ("ip", "link", "add", "probe", "type", "vxlan", "id", "1", "dstport", "4789"), ("vxlan",))
+
+
+def features_of(item: pytest.Item) -> tuple[str, ...]:
+    names: list[str] = []
+    for mark in item.iter_markers("cni_kernel"):
+        names += [str(name) for name in mark.args]
+    unknown = [name for name in names if name not in FEATURES]
+    if unknown:
+        raise pytest.UsageError(f"{item.nodeid}: unknown cni_kernel feature(s) {unknown}; known: {sorted(FEATURES)}")
+    return tuple(dict.fromkeys(names))
+
+
+@functools.cache
+def has_feature(name: str) -> bool:
+    """Probed once per session, in a namespace that vanishes with the probe."""
+    probe = ["unshare", "--net", *FEATURES[name].probe]
+    return subprocess.run(probe, check=False, capture_output=True).returncode == 0
+
+
+def missing_features(item: pytest.Item) -> tuple[str, ...]:
+    if os.geteuid() != 0:
+        return ()  # unprobeable; the fixtures skip (or, in CI, fail) the test for want of root
+    return tuple(name for name in features_of(item) if not has_feature(name))
+
+
+def vm_unavailable() -> str | None:
+    """Why no VM can be built here, or None."""
+    for tool, package in (("qemu-system-x86_64", "qemu-system-x86"), ("busybox", "busybox-static")):
+        if shutil.which(tool) is None and not Path("/bin/busybox").exists():
+            return f"{tool} is missing (install {package})"
+    return None
+
+
+class ReportWriter:
+    """Inside the VM: write every test report as a JSON line, flushed as it happens."""
+
+    def __init__(self, config: pytest.Config, path: Path) -> None:
+        self.config = config
+        self.file = path.open("a", encoding="utf-8")
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        data = self.config.hook.pytest_report_to_serializable(config=self.config, report=report)
+        data.pop("node", None)  # under xdist: the worker's controller, meaningless outside
+        self.file.write(json.dumps(data, default=repr) + "\n")
+        self.file.flush()
+
+    def pytest_unconfigure(self) -> None:
+        self.file.close()
+
+
+class VmRelay:
+    """Outside the VM: boot it once for all relayed tests, in the background, and relay
+    their reports; the other tests run here meanwhile."""
+
+    def __init__(self, config: pytest.Config, items: list[pytest.Item], modules: tuple[str, ...]) -> None:
+        self.config = config
+        self.items = items
+        self.nodeids = {item.nodeid for item in items}
+        self.modules = modules
+        self.workdir = Path(tempfile.mkdtemp(prefix="cni-vm-"))
+        self.reports_path = self.workdir / "reports.jsonl"
+        self.console_path = self.workdir / "console.log"
+        self.reports: dict[str, list[pytest.TestReport]] = {}
+        self.offset = 0
+        self.thread: threading.Thread | None = None
+        self.qemu: subprocess.Popen | None = None
+        self.outcome: str | None = None  # None while running, then "" or why the VM failed
+        self.console_shown = False
+
+    def argv(self) -> list[str]:
+        workers = int(self.config.getoption("cni_vm_workers"))
+        argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-p", "no:randomly"]
+        argv += [f"--cni-report-to={self.reports_path}", f"--cni-timeout={self.config.getoption('cni_timeout')}"]
+        if self.config.getoption("cni_path"):
+            argv.append(f"--cni-path={self.config.getoption('cni_path')}")
+        if workers > 1 and self.config.pluginmanager.hasplugin("xdist"):
+            argv += ["-n", str(workers)]
+        return argv + [item.nodeid for item in self.items]
+
+    def start(self) -> None:
+        from krafty.testing import vm
+
+        self.reports_path.touch()
+        env = {**os.environ, IN_VM: "1"}
+        env.pop("PYTEST_XDIST_WORKER", None)
+        terminal = self.config.pluginmanager.get_plugin("terminalreporter")
+        if terminal:
+            terminal.write_line(
+                f"cni_kernel: this kernel lacks {', '.join(self.modules)}: running {len(self.items)} tests "
+                f"in a VM (console: {self.console_path})"
+            )
+
+        def boot() -> None:
+            try:
+                with self.console_path.open("w") as console:
+                    status = vm.run(
+                        self.argv(),
+                        cwd=Path(self.config.rootpath),
+                        rw_dirs=[self.workdir],
+                        env=env,
+                        console=console,
+                        modules=self.modules,
+                        started=lambda proc: setattr(self, "qemu", proc),
+                    )
+                self.outcome = "" if status in (0, 1) else f"pytest in the VM exited with {status}"
+            except Exception as err:  # noqa: BLE001 - reported on every test the VM did not finish
+                self.outcome = f"the VM failed: {str(err).strip()}"
+
+        self.thread = threading.Thread(target=boot, daemon=True)
+        self.thread.start()
+
+    def _read_reports(self) -> None:
+        with self.reports_path.open(encoding="utf-8") as stream:
+            stream.seek(self.offset)
+            while line := stream.readline():
+                if not line.endswith("\n"):
+                    break
+                self.offset += len(line.encode())
+                report = self.config.hook.pytest_report_from_serializable(config=self.config, data=json.loads(line))
+                self.reports.setdefault(report.nodeid, []).append(report)
+
+    def _finished(self, nodeid: str) -> bool:
+        return any(r.when == "teardown" for r in self.reports.get(nodeid, ()))
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
+        if item.nodeid not in self.nodeids:
+            return None
+        if self.thread is None:
+            self.start()
+        while True:
+            self._read_reports()
+            if self._finished(item.nodeid) or self.outcome is not None:
+                break
+            time.sleep(0.2)
+        self._read_reports()
+        item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+        reports = self.reports.get(item.nodeid, [])
+        if not self._finished(item.nodeid):
+            why = self.outcome or "no report"
+            failure = f"no result from the VM: {why}"
+            if not self.console_shown:  # the console's tail once, not under every test
+                self.console_shown = True
+                failure += "\n" + "\n".join(self.console_path.read_text(errors="replace").splitlines()[-60:])
+            reports = [*reports, pytest.TestReport(item.nodeid, item.location, {}, "failed", failure, "call")]
+        for report in reports:
+            item.ihook.pytest_runtest_logreport(report=report)
+        item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+        return True
+
+    def stop(self) -> None:
+        """The session is over (or interrupted): a VM still running is killed, its files removed."""
+        if self.qemu is not None and self.qemu.poll() is None:
+            self.qemu.kill()
+        if self.thread is not None:
+            self.thread.join(timeout=30)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def relay_modules(items: list[pytest.Item]) -> tuple[str, ...]:
+    modules: dict[str, Any] = {}
+    for item in items:
+        for name in features_of(item):
+            modules.update(dict.fromkeys(FEATURES[name].modules))
+    return tuple(modules)
