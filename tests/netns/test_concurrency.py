@@ -4,66 +4,77 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.netns.conftest import assert_clean, container_id
+import pytest
+
+from krafty.testing import CniCallError
+
+pytestmark = pytest.mark.cni_kernel("vrf")
 
 PODS = 20
 
 
-def test_twenty_adds_then_twenty_dels_at_once(runtime, node, namespaces):
-    pods = {container_id(): namespaces() for _ in range(PODS)}
+def attempt(call, *args, **kwargs):
+    """The attachment, or the CniCallError: a thread pool must see every outcome."""
+    try:
+        return call(*args, **kwargs)
+    except CniCallError as err:
+        return err
+
+
+def test_twenty_adds_then_twenty_dels_at_once(cni_runtime, cni_netns, net, clean):
+    pods = [cni_netns() for _ in range(PODS)]
     with ThreadPoolExecutor(PODS) as pool:
-        added = dict(zip(pods, pool.map(lambda cid: runtime.add(cid, pods[cid]), pods), strict=True))
-    failed = {cid[:12]: call.out for cid, call in added.items() if not call.ok}
+        added = list(pool.map(lambda pod: attempt(cni_runtime.add, net.config(), pod, ifname="net1"), pods))
+    failed = [str(a) for a in added if isinstance(a, CniCallError)]
     assert not failed, f"concurrent ADDs failed: {failed}"
-    addresses = [call.out["ips"][0]["address"] for call in added.values()]
+    addresses = [a.result["ips"][0]["address"] for a in added]
     assert len(set(addresses)) == PODS, f"duplicate addresses: {sorted(addresses)}"
-    assert len(runtime.allocations()) == PODS
+    assert len(net.allocations()) == PODS
 
     with ThreadPoolExecutor(PODS) as pool:
-        deleted = list(pool.map(lambda cid: runtime.delete(cid, pods[cid].path), pods))
-    assert all(call.ok for call in deleted), [call.out for call in deleted if not call.ok]
-    assert_clean(node, runtime)
+        deleted = list(pool.map(lambda a: attempt(cni_runtime.delete, a), added))
+    assert not [str(d) for d in deleted if d is not None]
+    clean(*pods)
 
 
-def test_interleaved_adds_and_dels_of_different_containers(runtime, node, namespaces):
-    first = {container_id(): namespaces() for _ in range(5)}
-    second = {container_id(): namespaces() for _ in range(5)}
-    for cid, pod in first.items():
-        assert runtime.add(cid, pod).ok
-    jobs = [("DEL", cid, pod) for cid, pod in first.items()] + [("ADD", cid, pod) for cid, pod in second.items()]
+def test_interleaved_adds_and_dels_of_different_containers(cni_runtime, cni_netns, net, clean):
+    first = [cni_runtime.add(net.config(), cni_netns(), ifname="net1") for _ in range(5)]
+    second = [cni_netns() for _ in range(5)]
+    jobs = [lambda a=a: cni_runtime.delete(a) for a in first]
+    jobs += [lambda p=p: cni_runtime.add(net.config(), p, ifname="net1") for p in second]
     with ThreadPoolExecutor(len(jobs)) as pool:
-        results = list(pool.map(lambda job: runtime.call(job[0], job[1], job[2].path), jobs))
-    assert all(call.ok for call in results), [call.out for call in results if not call.ok]
-    assert len(runtime.allocations()) == len(second)
-    for cid, pod in second.items():
-        assert runtime.delete(cid, pod.path).ok
-    assert_clean(node, runtime)
+        results = list(pool.map(attempt, jobs))
+    assert not [str(r) for r in results if isinstance(r, CniCallError)]
+    assert len(net.allocations()) == len(second)
+    for attachment in results[len(first) :]:
+        cni_runtime.delete(attachment)
+    clean(*second)
 
 
-def test_a_static_pod_ip_goes_to_exactly_one_of_two_racing_pods(runtime, node, namespaces):
-    conf = runtime.config(ipam=None, podIP="172.16.10.50")
-    pods = {container_id(): namespaces() for _ in range(2)}
+def test_a_static_pod_ip_goes_to_exactly_one_of_two_racing_pods(cni_runtime, cni_netns, net, clean):
+    conf = net.config(ipam=None, podIP="172.16.10.50")
+    pods = [cni_netns() for _ in range(2)]
     with ThreadPoolExecutor(2) as pool:
-        calls = dict(zip(pods, pool.map(lambda cid: runtime.add(cid, pods[cid], conf), pods), strict=True))
-    winners = [cid for cid, call in calls.items() if call.ok]
+        outcomes = list(pool.map(lambda pod: attempt(cni_runtime.add, conf, pod, ifname="net1"), pods))
+    winners = [o for o in outcomes if not isinstance(o, CniCallError)]
     assert len(winners) == 1, f"{len(winners)} pods got 172.16.10.50"
-    loser = next(call for call in calls.values() if not call.ok)
-    assert loser.out["code"] == 104
-    assert "172.16.10.50" in loser.out["msg"]
-    for cid, pod in pods.items():
-        assert runtime.delete(cid, pod.path, conf).ok
-    assert_clean(node, runtime)
+    [loser] = [o for o in outcomes if isinstance(o, CniCallError)]
+    assert loser.code == 104
+    assert "172.16.10.50" in loser.msg
+    cni_runtime.delete(loser.attachment)
+    cni_runtime.delete(winners[0])
+    clean(*pods)
 
 
-def test_a_static_pod_ip_in_use_is_refused(runtime, node, namespaces):
-    conf = runtime.config(ipam=None, podIP="172.16.10.51")
-    first, second = container_id(), container_id()
-    pod_a, pod_b = namespaces(), namespaces()
-    assert runtime.add(first, pod_a, conf).ok
-    refused = runtime.add(second, pod_b, conf)
-    assert refused.out["code"] == 104
-    assert runtime.delete(second, pod_b.path, conf).ok
-    assert runtime.delete(first, pod_a.path, conf).ok
-    assert runtime.add(second, pod_b, conf).ok, "the address must be free again after DEL"
-    assert runtime.delete(second, pod_b.path, conf).ok
-    assert_clean(node, runtime)
+def test_a_static_pod_ip_in_use_is_refused(cni_runtime, cni_netns, net, clean):
+    conf = net.config(ipam=None, podIP="172.16.10.51")
+    pod_a, pod_b = cni_netns(), cni_netns()
+    first = cni_runtime.add(conf, pod_a, ifname="net1")
+    with pytest.raises(CniCallError) as refused:
+        cni_runtime.add(conf, pod_b, ifname="net1")
+    assert refused.value.code == 104
+    cni_runtime.delete(refused.value.attachment)
+    cni_runtime.delete(first)
+    second = cni_runtime.add(conf, pod_b, ifname="net1")  # the address is free again after DEL
+    cni_runtime.delete(second)
+    clean(pod_a, pod_b)

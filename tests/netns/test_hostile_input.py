@@ -12,10 +12,13 @@ import json
 import os
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.netns.conftest import Netns, assert_clean, container_id, node_links
+from krafty.testing import new_container_id
+
+pytestmark = pytest.mark.cni_kernel("vrf")
 
 OK, ENV, DECODE, CONFIG, VERSION = 0, 4, 6, 7, 1
 
@@ -92,21 +95,23 @@ def invocations(draw):
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(case=invocations())
-def test_hostile_input_gets_the_right_code_and_leaves_nothing(runtime, node, case):
+def test_hostile_input_gets_the_right_code_and_leaves_nothing(cni_runtime, cni_netns, net, clean, case):
     changes, env_changes, expected = case
-    pod = Netns("pod")
+    pod = cni_netns()
     try:
-        raw = changes if isinstance(changes, bytes) else json.dumps(runtime.config(**changes)).encode()
-        cid = container_id()
-        call = runtime.call("ADD", cid, pod.path, raw=raw, env=env_changes)  # stdout must parse as JSON
-        if OK in expected and call.ok:
-            assert runtime.delete(cid, pod.path, json.loads(raw)).ok
+        raw = changes if isinstance(changes, bytes) else json.dumps(net.config(**changes)).encode()
+        cid = new_container_id()
+        call = cni_runtime.call(
+            "ADD", raw, plugin="krafty", container_id=cid, netns=pod, ifname="net1", env=env_changes
+        )
+        out = call.json  # stdout must parse as JSON
+        if OK in expected and call.status == 0:
+            cni_runtime.delete(json.loads(raw), pod, container_id=cid, ifname="net1")
         else:
-            assert not call.ok, "an error must exit non-zero"
-            assert set(call.out) == {"cniVersion", "code", "msg", "details"}, call.out
-            assert call.out["code"] in expected, f"{call.out} for {changes!r} {env_changes}"
-        assert_clean(node, runtime)
-        assert node_links(pod) == {"lo"}
+            assert call.status != 0, "an error must exit non-zero"
+            assert set(out) == {"cniVersion", "code", "msg", "details"}, out
+            assert out["code"] in expected, f"{out} for {changes!r} {env_changes}"
+        clean(pod)
         assert not Path("/tmp/pwned").exists(), "a container ID reached a shell"
     finally:
         pod.remove()

@@ -1,73 +1,85 @@
-"""krafty inspect / gc / lab on a real node namespace."""
+"""krafty inspect / gc / demo on a real node namespace."""
 
 from __future__ import annotations
 
 import json
 
+import pytest
+
 from krafty import naming
-from tests.netns.conftest import KRAFTY, assert_clean, container_id
+
+pytestmark = pytest.mark.cni_kernel("vrf")
 
 
-def inspect(node, runtime) -> list[dict]:
-    out = node.run(str(KRAFTY), "inspect", "--json", "--ipam-dir", str(runtime.data_dir)).stdout
-    return json.loads(out)
+def krafty(cni_runtime) -> str:
+    return str(cni_runtime.find("krafty"))
 
 
-def test_inspect_lists_an_attachment_with_its_devices_pod_and_allocation(runtime, node, pod):
-    cid = container_id()
-    added = runtime.add(cid, pod)
-    [entry] = inspect(node, runtime)
+def inspect(cni_runtime, net, *extra: str) -> list[dict]:
+    out = cni_runtime.node.run(krafty(cni_runtime), "inspect", "--json", "--ipam-dir", str(net.data_dir), *extra)
+    return json.loads(out.stdout)
+
+
+def test_inspect_lists_an_attachment_with_its_devices_pod_and_allocation(cni_runtime, cni_node, pod, net):
+    added = cni_runtime.add(net.config(), pod, ifname="net1")
+    cid = added.container_id
+    [entry] = inspect(cni_runtime, net)
     assert entry["containerID"] == cid
     assert (entry["vrf"], entry["bridge"], entry["hostVeth"]) == (
         naming.vrf_name(cid),
         naming.bridge_name(cid),
         naming.host_veth_name(cid),
     )
-    assert entry["table"] == naming.default_vrf_table(runtime.config()["name"])
+    assert entry["table"] == naming.default_vrf_table(net.name)
     assert entry["podNetns"] == pod.path
-    assert entry["podAddresses"] == [added.out["ips"][0]["address"]]
-    assert entry["allocations"] == [added.out["ips"][0]["address"].split("/")[0]]
+    assert entry["podAddresses"] == [added.result["ips"][0]["address"]]
+    assert entry["allocations"] == [added.result["ips"][0]["address"].split("/")[0]]
     assert entry["orphan"] is False
-    human = node.run(str(KRAFTY), "inspect", "--ipam-dir", str(runtime.data_dir)).stdout
+    human = cni_node.run(krafty(cni_runtime), "inspect", "--ipam-dir", str(net.data_dir)).stdout
     assert naming.vrf_name(cid) in human and pod.path in human
-    assert runtime.delete(cid, pod.path).ok
+    cni_runtime.delete(added)
 
 
-def test_gc_removes_what_a_vanished_pod_left_behind(runtime, node, namespaces):
-    pod = namespaces()
-    cid = container_id()
-    assert runtime.add(cid, pod).ok
+def test_gc_removes_what_a_vanished_pod_left_behind(cni_runtime, cni_node, cni_netns, net, clean):
+    pod = cni_netns()
+    added = cni_runtime.add(net.config(), pod, ifname="net1")
+    cid = added.container_id
     pod.remove()  # the runtime lost the pod and never called DEL: the veth went with the netns
-    [entry] = inspect(node, runtime)
+    [entry] = inspect(cni_runtime, net)
     assert entry["orphan"] is True
     assert any("veth" in problem for problem in entry["problems"])
 
-    dry = node.run(str(KRAFTY), "gc", "--dry-run", "--ipam-dir", str(runtime.data_dir)).stdout
+    dry = cni_node.run(krafty(cni_runtime), "gc", "--dry-run", "--ipam-dir", str(net.data_dir)).stdout
     assert f"would remove vrf {naming.vrf_name(cid)}" in dry
-    assert inspect(node, runtime)[0]["vrf"] == naming.vrf_name(cid), "--dry-run removed something"
+    assert inspect(cni_runtime, net)[0]["vrf"] == naming.vrf_name(cid), "--dry-run removed something"
 
-    done = node.run(str(KRAFTY), "gc", "--ipam-dir", str(runtime.data_dir)).stdout
+    done = cni_node.run(krafty(cni_runtime), "gc", "--ipam-dir", str(net.data_dir)).stdout
     assert f"removed bridge {naming.bridge_name(cid)}" in done
-    assert inspect(node, runtime) == [], "gc left devices or the allocation behind"
-    assert_clean(node, runtime)
+    assert inspect(cni_runtime, net) == [], "gc left devices or the allocation behind"
+    clean()
+    cni_runtime.delete(added)  # the runtime's late DEL finds nothing, and succeeds
+    clean()
 
 
-def test_gc_releases_an_allocation_without_devices(runtime, node, pod):
-    cid = container_id()
-    address = runtime.add(cid, pod).out["ips"][0]["address"].split("/")[0]
+def test_gc_releases_an_allocation_without_devices(cni_runtime, cni_node, pod, net, clean):
+    added = cni_runtime.add(net.config(), pod, ifname="net1")
+    cid = added.container_id
+    address = added.result["ips"][0]["address"].split("/")[0]
     for name in (naming.host_veth_name(cid), naming.bridge_name(cid), naming.vrf_name(cid)):
-        node.run("ip", "link", "del", name)
-    listed = node.run(str(KRAFTY), "inspect", "--json", "--network", "krafty-test", "--ipam-dir", str(runtime.data_dir))
-    [entry] = json.loads(listed.stdout)
+        cni_node.run("ip", "link", "del", name)
+    [entry] = inspect(cni_runtime, net, "--network", net.name)
     assert entry["problems"] == ["host-local allocation without devices"]
-    done = node.run(str(KRAFTY), "gc", "--network", "krafty-test", "--ipam-dir", str(runtime.data_dir)).stdout
-    assert f"removed host-local krafty-test {address}" in done
-    assert_clean(node, runtime)
+    gc = [krafty(cni_runtime), "gc", "--network", net.name, "--ipam-dir", str(net.data_dir)]
+    done = cni_node.run(*gc).stdout
+    assert f"removed host-local {net.name} {address}" in done
+    clean()
+    cni_runtime.delete(added)
+    clean(pod)  # the pod's end went with the host veth
 
 
-def test_lab_attaches_pods_proves_connectivity_and_tears_down(node):
-    lab = node.run(str(KRAFTY), "lab", "--pods", "2", check=False)
-    assert lab.returncode == 0, lab.stdout + lab.stderr
-    assert lab.stdout.count("  ok   ") == 4, lab.stdout
-    assert "torn down" in lab.stdout
-    assert "krafty-lab" not in node.run("ip", "netns", "list").stdout
+def test_demo_attaches_pods_proves_connectivity_and_tears_down(cni_runtime, cni_node):
+    demo = cni_node.run(krafty(cni_runtime), "demo", "--pods", "2", check=False)
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    assert demo.stdout.count("  ok   ") == 4, demo.stdout
+    assert "torn down" in demo.stdout
+    assert "krafty-demo" not in cni_node.run("ip", "netns", "list").stdout
