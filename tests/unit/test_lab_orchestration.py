@@ -148,7 +148,8 @@ def test_up_creates_the_cluster_then_installs_cilium_multus_krafty_and_the_nad(l
     before_nodes, rest = split_at(calls, ["kind", "get", "nodes", "--name", NAME])
     assert argvs(before_nodes) == [
         ["docker", "info", "--format", "{{.ServerVersion}}"],
-        ["docker", "build", "--tag", NETTOOLS_IMAGE, str(ROOT / "images" / "nettools")],
+        # --provenance=false: kind's `ctr import --all-platforms` fails on an attestation `docker save` omits
+        ["docker", "build", "--provenance=false", "--tag", NETTOOLS_IMAGE, str(ROOT / "images" / "nettools")],
         ["kind", "get", "clusters"],
         ["kind", "get", "clusters"],
         kind_create,
@@ -196,7 +197,7 @@ def test_up_again_converges_the_running_lab_without_creating_it(lab: Lab, runs: 
     calls = argvs(runs["up again"])
     assert calls[:5] == [
         ["docker", "info", "--format", "{{.ServerVersion}}"],
-        ["docker", "build", "--tag", NETTOOLS_IMAGE, str(ROOT / "images" / "nettools")],
+        ["docker", "build", "--provenance=false", "--tag", NETTOOLS_IMAGE, str(ROOT / "images" / "nettools")],
         ["kind", "get", "clusters"],
         ["kind", "export", "kubeconfig", "--name", NAME, "--kubeconfig", str(lab.kubeconfig)],
         ["kind", "get", "clusters"],
