@@ -32,7 +32,6 @@ NODE_IMAGE = "kindest/node:v1.33.1@sha256:050072256b9a903bd914c0b2866828150cb229
 NETTOOLS_IMAGE = "nettools:under-test"  # not resources/nettools.yaml's, so that it is seen to be replaced
 # resources/kind.yaml: one control plane and two workers, named as kind names them.
 NODES = [f"{NAME}-control-plane", f"{NAME}-worker", f"{NAME}-worker2"]
-RUNTIME = re.compile(r"^/opt/cni/bin/krafty\.d/([0-9a-f]{16})$")
 
 
 class Lab:
