@@ -12,8 +12,9 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 # A regular (not editable) install: an editable one costs every plugin call ~12 ms in site.
+# The e2e extra too: the unit layer runs the lab's orchestration against stand-in tools.
 $(VENV)/.installed: pyproject.toml $(wildcard krafty/*.py krafty/testing/*.py) | $(BIN)/python
-	$(BIN)/pip install --quiet '.[test,lint]'
+	$(BIN)/pip install --quiet '.[test,lint,e2e]'
 	touch $@
 
 # The demo needs VRF: where this kernel lacks it, run it in the VM the netns layer uses.
@@ -51,9 +52,18 @@ unit: venv
 netns: venv
 	$(BIN)/pytest -m netns
 
-lint: venv
+# Shell as make runs it: the recipes of these targets, printed by `make -n`, checked as one sh script.
+SHELL_TARGETS := venv lab bench bundle bundle-bench up deployment validate e2e down test clean
+# tox's lint environment brings its own tools: `make lint BIN=<its bin> LINT_DEPS=`.
+LINT_DEPS ?= venv
+
+lint: $(LINT_DEPS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/shellcheck .ci/*
+	$(MAKE) --no-print-directory -s -n -B $(SHELL_TARGETS) | $(BIN)/shellcheck --shell=sh -
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(BIN)/actionlint -shellcheck $(abspath $(BIN))/shellcheck
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache krafty.egg-info

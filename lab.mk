@@ -11,14 +11,9 @@ VENV ?= .venv
 BIN ?= $(VENV)/bin
 PYTHON ?= python3
 LAB = $(BIN)/python -m lab
-E2E_VENV = $(VENV)/.e2e-installed
 BUNDLE_BUILDER = krafty-bundle-builder:$(NODE_DEBIAN)
 
 .PHONY: bundle bundle-bench up deployment validate e2e down
-
-$(E2E_VENV): $(VENV)/.installed
-	$(BIN)/pip install --quiet '.[e2e]'
-	touch $@
 
 # The plugin for the nodes, built on their Debian release: in a container when a Docker
 # engine is there, else natively, which bundle/build.py refuses on any other release.
@@ -38,21 +33,21 @@ $(BUNDLE_DIR)/build-info.json: pyproject.toml $(wildcard krafty/*.py) bundle/bui
 bundle-bench: bundle venv
 	$(BIN)/python bundle/startup_bench.py --bundle $(BUNDLE_DIR)/krafty --venv-krafty $(BIN)/krafty
 
-up: bundle $(E2E_VENV)
+up: bundle venv
 	$(LAB) up
 
-deployment: $(E2E_VENV)
+deployment: venv
 	$(LAB) deploy
 
 # The validation tests against the running lab: no cluster is created or deleted.
-validate: $(E2E_VENV)
+validate: venv
 	$(LAB) require
 	$(BIN)/pytest -m e2e --keep-cluster -v tests/e2e/test_validate.py
 
 # The whole e2e layer on a lab of its own: brought up as `make up` does, deleted afterwards.
 e2e: export CLUSTER_NAME ?= krafty-e2e
-e2e: bundle $(E2E_VENV)
+e2e: bundle venv
 	$(BIN)/pytest -m e2e
 
-down: $(E2E_VENV)
+down: venv
 	$(LAB) down

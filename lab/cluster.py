@@ -84,7 +84,9 @@ def attach(settings: Settings) -> KindCluster:
 def up(settings: Settings) -> KindCluster:
     """Create the lab, or converge the one that is there."""
     nodes.check(settings.bundle)
-    run("docker", "build", "--tag", settings.nettools_image, str(ROOT / "images" / "nettools"))
+    # No provenance attestation: with Docker's containerd image store `docker save` leaves it out, and
+    # `kind load docker-image` (ctr import --all-platforms) then fails on the missing digest (kind 3795, 4236).
+    run("docker", "build", "--provenance=false", "--tag", settings.nettools_image, str(ROOT / "images" / "nettools"))
     cluster = kind_cluster(settings)
     if exists(settings):  # repair the kubeconfig entries before pytest-kind reads them
         run("kind", "export", "kubeconfig", "--name", settings.name, "--kubeconfig", str(settings.kubeconfig))

@@ -15,7 +15,7 @@ class LabError(Exception):
     """The lab cannot be brought to the state asked for; the message says what to do."""
 
 
-PACKAGES = {"pytest_kind": "pytest-kind", "kubernetes": "kubernetes", "yaml": "PyYAML"}
+PACKAGES = {"pytest_kind": "pytest-kind-ng", "kubernetes": "kubernetes", "yaml": "PyYAML"}
 
 
 def missing() -> str | None:

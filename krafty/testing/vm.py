@@ -10,6 +10,11 @@ seconds and code runs 20-30x slower under TCG.
 
     python -m krafty.testing.vm [--rw DIR]... [--cwd DIR] [--module M]... -- CMD ARGS...
     python -m krafty.testing.vm --prepare
+
+The kernel comes from Debian's archive through apt. Elsewhere, set KRAFTY_VM_KERNEL to a
+kernel unpacked as `dpkg-deb -x` leaves a linux-image package: ``boot/vmlinuz-<kver>`` and
+``lib/modules/<kver>/`` with 9p, overlay and the needed modules. It is copied into the
+cache once per path; remove ``~/.cache/krafty/vm/custom-*`` after changing what it holds.
 """
 
 import argparse
@@ -86,6 +91,18 @@ class VmDied(RuntimeError):
     """The VM ended without writing an exit status: the command's result is unknown."""
 
 
+KERNEL_ENV = "KRAFTY_VM_KERNEL"
+WHAT_TO_DO = (
+    "install your distribution's VRF module (Ubuntu: sudo apt-get install linux-modules-extra-$(uname -r)"
+    f" && sudo modprobe vrf), or set {KERNEL_ENV} to a kernel unpacked as dpkg-deb -x leaves a Debian"
+    " linux-image package (boot/vmlinuz-<kver>, lib/modules/<kver>/)"
+)
+
+
+class NoKernel(RuntimeError):
+    """No kernel to boot: one line saying what is missing and what to do, for the caller to print."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Image:
     """The cached boot files; modules_dir is bind-mounted at /lib/modules/<kver> in the guest."""
@@ -111,12 +128,29 @@ def _sh(*argv: str | Path, cwd: Path | None = None) -> str:
 
 
 def _kernel_package() -> str:
-    """The regular (not -cloud-, which lacks 9p) image package the metapackage points to."""
-    for line in _sh("apt-cache", "depends", "linux-image-amd64").splitlines():
+    """The regular (not -cloud-, which lacks 9p) image package Debian's metapackage points to."""
+    query = ["apt-cache", "depends", "linux-image-amd64"]
+    try:
+        done = subprocess.run(query, check=False, capture_output=True, text=True)
+    except FileNotFoundError:
+        raise NoKernel(
+            f"the VM needs a kernel with VRF and there is no apt-cache to find Debian's: {WHAT_TO_DO}"
+        ) from None
+    for line in done.stdout.splitlines():
         kind, _, name = line.strip().partition(": ")
         if kind.endswith("Depends") and name.startswith("linux-image-") and "cloud" not in name:
             return name
-    raise RuntimeError("apt-cache depends linux-image-amd64 names no kernel image package")
+    said = (done.stderr.strip().splitlines() or ["no kernel image package"])[-1]
+    raise NoKernel(f"the VM needs a kernel with VRF and `{shlex.join(query)}` finds none ({said}): {WHAT_TO_DO}")
+
+
+def _given_kernel(tree: Path) -> str:
+    """The cache entry for a kernel tree given in KRAFTY_VM_KERNEL: its version and path."""
+    modules = [d for m in ("lib/modules", "usr/lib/modules") for d in (tree / m).glob("*")]
+    kvers = [d.name for d in modules if (tree / f"boot/vmlinuz-{d.name}").is_file()]
+    if len(kvers) != 1:
+        raise NoKernel(f"{KERNEL_ENV}={tree} holds no single boot/vmlinuz-<kver> with lib/modules/<kver>/")
+    return f"custom-{kvers[0]}-{hashlib.sha256(str(tree).encode()).hexdigest()[:8]}"
 
 
 def _image(root: Path) -> Image:
@@ -135,7 +169,8 @@ def _unpack_kernel(bzimage: Path, config: Path) -> bytes:
     setup_sects = data[0x1F1] or 4
     offset, length = struct.unpack_from("<II", data, 0x248)
     payload = data[(setup_sects + 1) * 512 + offset :][:length]
-    if payload.startswith(b"\xfd7zXZ\0") and "CONFIG_PVH=y" in config.read_text().split():
+    pvh = config.is_file() and "CONFIG_PVH=y" in config.read_text().split()
+    if payload.startswith(b"\xfd7zXZ\0") and pvh:
         return lzma.LZMADecompressor().decompress(payload)
     return data
 
@@ -163,12 +198,15 @@ def _cpio(entries: list[tuple[str, int, bytes]]) -> bytes:
     return bytes(out)
 
 
-def _build_kernel(root: Path, package: str) -> None:
-    """Download and unpack the kernel package into root, index its modules, unwrap vmlinux."""
-    _sh("apt-get", "download", package, cwd=root)
-    deb = next(root.glob("*.deb"))
-    _sh("dpkg-deb", "-x", deb, root)
-    deb.unlink()
+def _build_kernel(root: Path, package: str, tree: Path | None) -> None:
+    """Copy the given kernel tree, or download and unpack the package, into root; index its modules, unwrap vmlinux."""
+    if tree is not None:
+        shutil.copytree(tree, root, symlinks=True, dirs_exist_ok=True)
+    else:
+        _sh("apt-get", "download", package, cwd=root)
+        deb = next(root.glob("*.deb"))
+        _sh("dpkg-deb", "-x", deb, root)
+        deb.unlink()
     if not (root / "lib").exists():  # packages built for a merged /usr
         (root / "lib").symlink_to("usr/lib")
     image = _image(root)
@@ -207,7 +245,9 @@ def prepare(cache_dir: Path | None = None) -> Image:
         xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
         cache_dir = Path(xdg) / "krafty/vm"
     cache_dir.mkdir(parents=True, exist_ok=True)
-    package = _kernel_package()
+    given = os.environ.get(KERNEL_ENV)
+    tree = Path(given).resolve() if given else None
+    package = _given_kernel(tree) if tree else _kernel_package()
     root = cache_dir / package
     with open(cache_dir / "lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -215,7 +255,7 @@ def prepare(cache_dir: Path | None = None) -> Image:
             partial = root.with_name(root.name + ".partial")
             shutil.rmtree(partial, ignore_errors=True)
             partial.mkdir()
-            _build_kernel(partial, package)
+            _build_kernel(partial, package, tree)
             partial.rename(root)
         image = _image(root)
         if not image.initrd.exists():
@@ -336,17 +376,17 @@ def main(args: Sequence[str]) -> int:
     )
     parser.add_argument("--prepare", action="store_true", help="only fetch and build the boot files, print their paths")
     ns = parser.parse_args(opts)
-    if ns.prepare:
-        for field, value in dataclasses.asdict(prepare()).items():
-            print(f"{field}: {value}")
-        return 0
-    if not cmd:
+    if not ns.prepare and not cmd:
         parser.error("no command given after --")
     try:
+        if ns.prepare:
+            for field, value in dataclasses.asdict(prepare()).items():
+                print(f"{field}: {value}")
+            return 0
         modules = ns.modules or DEFAULT_MODULES
         return run(cmd, cwd=ns.cwd.absolute(), rw_dirs=ns.rw, timeout=ns.timeout, modules=modules)
-    except VmDied as died:
-        print(f"krafty.testing.vm: {str(died).splitlines()[0]}", file=sys.stderr)  # the console was already shown
+    except (VmDied, NoKernel) as err:
+        print(f"krafty.testing.vm: {str(err).splitlines()[0]}", file=sys.stderr)  # a VM's console was already shown
         return 125
 
 

@@ -4,12 +4,15 @@ The session brings the lab up with `lab.cluster.up()`, the code `make up` runs, 
 deletes it at the end. With pytest-kind's `--keep-cluster` a running lab is used as it is
 and kept (that is how `make validate` and CI run). pytest-kind's `--cluster-name` picks
 the lab; without it CLUSTER_NAME, else `krafty`. Where Docker, kind, kubectl, helm or the
-e2e extra are missing, every test skips with the one reason `lab.tools.missing()` gives.
+e2e extra are missing, every test skips with the one reason `lab.tools.missing()` gives;
+with KRAFTY_E2E=required (CI's e2e job) every test fails with it instead, so a run in which
+nothing could run is red.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,6 +29,7 @@ from tests.e2e.kube import Kube
 PYTEST_KIND_DEFAULT_NAME = "pytest-kind"
 REPORT = pytest.StashKey[list[str]]()
 UNAVAILABLE = pytest.StashKey[str | None]()
+REQUIRED = "KRAFTY_E2E"  # =required: a missing tool fails the layer instead of skipping it
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -34,6 +38,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if UNAVAILABLE not in item.config.stash:
         item.config.stash[UNAVAILABLE] = tools.missing()
     reason = item.config.stash[UNAVAILABLE]
+    if reason and os.environ.get(REQUIRED) == "required":
+        pytest.fail(f"{REQUIRED}=required: {reason}", pytrace=False)
     if reason:
         pytest.skip(reason)
 
