@@ -1,7 +1,8 @@
 # The kind lab (README, "Lab (kind)"): needs Docker, kind, kubectl and helm.
 #
 # Overridable on the command line or in the environment; the defaults live in
-# lab/settings.py, which `python -m lab` and the e2e fixtures share:
+# krafty/testing/kind/settings.py and lab/settings.py, which `python -m lab` and the e2e
+# fixtures share:
 #   CLUSTER_NAME (krafty), NETTOOLS_IMAGE (krafty-nettools:dev), KIND_NODE_IMAGE,
 #   CILIUM_VERSION, KUBECONFIG.
 NODE_DEBIAN ?= bookworm
@@ -19,7 +20,7 @@ BUNDLE_BUILDER = krafty-bundle-builder:$(NODE_DEBIAN)
 # engine is there, else natively, which bundle/build.py refuses on any other release.
 bundle: $(BUNDLE_DIR)/build-info.json
 
-$(BUNDLE_DIR)/build-info.json: pyproject.toml $(wildcard krafty/*.py) bundle/build.py bundle/Dockerfile
+$(BUNDLE_DIR)/build-info.json: pyproject.toml $(wildcard krafty/*.py krafty/testing/*.py) bundle/build.py bundle/Dockerfile
 	@if docker info >/dev/null 2>&1; then \
 		echo "bundle: building in debian:$(NODE_DEBIAN)"; \
 		docker build --quiet --tag $(BUNDLE_BUILDER) --build-arg DEBIAN=$(NODE_DEBIAN) bundle >/dev/null && \

@@ -1,5 +1,5 @@
-"""The kind lab: one code path that `make up`/`make down` and the e2e fixtures share.
+"""krafty's kind lab: `make up`/`make down` and krafty's e2e fixtures, on krafty.testing.kind.
 
-Only `lab.cluster` needs the `e2e` extra (pytest-kind-ng, PyYAML); the other modules use the
+Only the cluster code needs the `e2e` extra (pytest-kind-ng, PyYAML); settings use the
 standard library alone, so the e2e tests import and collect without it.
 """

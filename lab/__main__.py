@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 import argparse
-import shlex
-import subprocess
 
-from lab import tools
-from lab.settings import Settings
+from krafty.testing.kind.__main__ import run_verb
+from krafty.testing.kind.settings import Settings
+from lab.settings import lab_settings, nettools_image
+
+
+def up(settings: Settings) -> None:
+    from krafty.testing.kind import cluster
+    from lab import nettools
+
+    nettools.build(nettools_image())
+    cluster.up(settings)
+
+
+def deploy(settings: Settings) -> None:
+    from krafty.testing.kind import cluster
+    from lab import nettools
+
+    nettools.deploy(cluster.attach(settings), settings)
 
 
 def main() -> None:
@@ -18,27 +32,7 @@ def main() -> None:
         help="up: create or converge the lab; deploy: the nettools workload; "
         "require: fail unless the lab is running; down: delete the lab",
     )
-    verb = parser.parse_args().verb
-    reason = tools.missing()
-    if reason:
-        raise SystemExit(reason)
-    from lab import cluster  # needs the e2e extra, which tools.missing() has checked
-
-    settings = Settings.from_env()
-    try:
-        if verb == "up":
-            cluster.up(settings)
-        elif verb == "deploy":
-            cluster.deploy_nettools(cluster.attach(settings), settings)
-        elif verb == "require":
-            cluster.attach(settings)
-        else:
-            cluster.down(settings)
-    except tools.LabError as err:
-        raise SystemExit(f"lab {settings.name}: {err}") from None
-    except subprocess.CalledProcessError as err:
-        command = shlex.join(map(str, err.cmd))
-        raise SystemExit(f"lab {settings.name}: `{command}` exited with {err.returncode}") from None
+    run_verb(parser.parse_args().verb, lab_settings(), {"up": up, "deploy": deploy})
 
 
 if __name__ == "__main__":

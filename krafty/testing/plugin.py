@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,6 +55,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--cni-vm-workers", type=int, default=os.cpu_count() or 1, help="pytest -n inside the VM")
     group.addoption("--cni-timeout", type=float, default=300, help="seconds a plugin call may take (default 300)")
     group.addoption("--cni-report-to", default=None, help=argparse.SUPPRESS)  # set by the VM relay
+    group.addoption("--cni-kind-plugin", default=None, help="cni_kind_lab: the plugin (executable or bundle dir)")
+    group.addoption("--cni-kind-nad", default=None, help="cni_kind_lab: the NetworkAttachmentDefinition (YAML)")
+    group.addoption(
+        "--cni-kind-image", action="append", default=None, help="cni_kind_lab: a local image to load (repeatable)"
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -199,3 +205,47 @@ def cni_assert_clean() -> CleanChecker:
 def cni_kill_at(cni_runtime: Runtime) -> Callable[..., Attachment]:
     """`cni_kill_at(config, netns, milestone, ...)`: SIGKILL an ADD at a milestone, proven."""
     return functools.partial(kill_at, cni_runtime)
+
+
+@pytest.fixture(scope="session")
+def cni_kind_settings(request: pytest.FixtureRequest) -> Any:
+    """The lab `cni_kind_lab` builds: options, else the environment (CNI_KIND_PLUGIN, CNI_KIND_NAD,
+    CNI_KIND_IMAGES, CLUSTER_NAME, ...). Override this fixture to build it in code."""
+    from krafty.testing.kind.settings import Settings
+
+    config = request.config
+    name = config.getoption("cluster_name", default=None)
+    plugin, nad = config.getoption("cni_kind_plugin"), config.getoption("cni_kind_nad")
+    images = config.getoption("cni_kind_image")
+    return Settings.from_env(
+        name=None if name == "pytest-kind" else name,  # pytest-kind's own default name
+        plugin=Path(plugin) if plugin else None,
+        nad=Path(nad) if nad else None,
+        images=tuple(images) if images else None,
+    )
+
+
+@pytest.fixture(scope="session")
+def cni_kind_lab(request: pytest.FixtureRequest, cni_kind_settings: Any) -> Iterator[Any]:
+    """A kind + Cilium + Multus lab with the plugin on every node and the NAD applied (pytest-kind's
+    KindCluster). Created for the session and deleted after it; with `--keep-cluster` a running lab
+    is used as it is and kept. Without Docker, kind, kubectl, helm or the e2e extra: skipped with
+    the one reason, or failed where KRAFTY_E2E=required."""
+    from krafty.testing.kind import tools
+
+    reason = tools.missing()
+    if reason:
+        if os.environ.get("KRAFTY_E2E") == "required":
+            pytest.fail(f"KRAFTY_E2E=required: {reason}", pytrace=False)
+        pytest.skip(reason)
+    from krafty.testing.kind import cluster
+
+    keep = request.config.getoption("keep_cluster", default=False)
+    if keep and cluster.exists(cni_kind_settings):
+        yield cluster.attach(cni_kind_settings)
+        return
+    try:
+        yield cluster.up(cni_kind_settings)
+    finally:
+        if not keep:
+            cluster.down(cni_kind_settings)

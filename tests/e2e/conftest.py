@@ -1,10 +1,11 @@
 """Fixtures for the e2e layer: the kind lab, the API, the network under test, and a report.
 
-The session brings the lab up with `lab.cluster.up()`, the code `make up` runs, and
-deletes it at the end. With pytest-kind's `--keep-cluster` a running lab is used as it is
-and kept (that is how `make validate` and CI run). pytest-kind's `--cluster-name` picks
+The session brings the lab up with the harness's `cni_kind_lab` (krafty.testing.kind, the
+code `make up` runs) with krafty's bundle and NAD, and deletes it at the end. With
+pytest-kind's `--keep-cluster` a running lab is used as it is and kept (that is how
+`make validate` and CI run). pytest-kind's `--cluster-name` picks
 the lab; without it CLUSTER_NAME, else `krafty`. Where Docker, kind, kubectl, helm or the
-e2e extra are missing, every test skips with the one reason `lab.tools.missing()` gives;
+e2e extra are missing, every test skips with the one reason `tools.missing()` gives;
 with KRAFTY_E2E=required (CI's e2e job) every test fails with it instead, so a run in which
 nothing could run is red.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from typing import Any
@@ -22,8 +23,9 @@ from typing import Any
 import pytest
 
 from krafty import config as krafty_config
-from lab import tools
-from lab.settings import ROOT, Settings
+from krafty.testing.kind import tools
+from krafty.testing.kind.settings import Settings
+from lab.settings import ROOT, lab_settings, nettools_image
 from tests.e2e.kube import Kube
 
 PYTEST_KIND_DEFAULT_NAME = "pytest-kind"
@@ -64,26 +66,29 @@ class Network:
 
 
 @pytest.fixture(scope="session")
-def settings(request: pytest.FixtureRequest) -> Settings:
+def cni_kind_settings(request: pytest.FixtureRequest) -> Settings:
+    """The harness's lab, as `make up` builds it: krafty's bundle, its NAD, the nettools image."""
     name = request.config.getoption("cluster_name", default=None)
-    return Settings.from_env(name=None if name == PYTEST_KIND_DEFAULT_NAME else name)
+    return lab_settings(name=None if name == PYTEST_KIND_DEFAULT_NAME else name)
 
 
 @pytest.fixture(scope="session")
-def lab(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Any]:
-    """pytest-kind's KindCluster for the lab, brought up or attached to."""
-    from lab import cluster
+def settings(cni_kind_settings: Settings) -> Settings:
+    return cni_kind_settings
 
-    keep = request.config.getoption("keep_cluster", default=False)
-    if keep and cluster.exists(settings):
-        yield cluster.attach(settings)
-        return
-    subprocess.run(["make", "-C", str(ROOT), "bundle"], check=True)
-    try:
-        yield cluster.up(settings)
-    finally:
-        if not keep:
-            cluster.down(settings)
+
+@pytest.fixture(scope="session")
+def lab(request: pytest.FixtureRequest, settings: Settings) -> Any:
+    """pytest-kind's KindCluster for the lab: the bundle and the image built first, unless a
+    running lab is kept as it is."""
+    from krafty.testing.kind import cluster
+
+    if not (request.config.getoption("keep_cluster", default=False) and cluster.exists(settings)):
+        from lab import nettools
+
+        subprocess.run(["make", "-C", str(ROOT), "bundle"], check=True)
+        nettools.build(nettools_image())
+    return request.getfixturevalue("cni_kind_lab")
 
 
 @pytest.fixture(scope="session")
@@ -94,18 +99,18 @@ def kube(lab: Any, settings: Settings) -> Kube:
 @pytest.fixture(scope="session")
 def nettools(lab: Any, settings: Settings, kube: Kube) -> None:
     """The nettools Deployment as `make deployment` applies it, settled at its one replica."""
-    from lab import cluster
+    from lab import nettools
 
-    cluster.deploy_nettools(lab, settings)
+    nettools.deploy(lab, settings)
     kube.wait_rollout(1)
 
 
 @pytest.fixture(scope="session")
-def network(lab: Any) -> Network:
+def network(lab: Any, settings: Settings) -> Network:
     """Parsed by the plugin's own config code, so the tests expect what krafty computes."""
-    from lab import cluster
+    from krafty.testing.kind.settings import nad_config
 
-    raw = cluster.network_config()
+    raw = nad_config(settings.nad)
     parsed = krafty_config.parse(json.dumps(raw).encode())
     (range_,) = raw["ipam"]["ranges"][0]
     return Network(

@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from lab import nodes
+from krafty.testing.kind import nodes
 from lab.settings import NETWORK
 from tests.e2e.kube import wait_until
 from tests.e2e.node import Node

@@ -49,3 +49,18 @@ def test_e2e_layer_fails_with_that_reason_when_required(tmp_path: Path):
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "skipped" not in outcome(proc) and re.search(r"\b\d+ errors?\b", outcome(proc)), proc.stdout
     assert re.search(rf"^KRAFTY_E2E=required: {re.escape(REASON)}$", proc.stdout, re.M), proc.stdout
+
+
+def test_the_harness_kind_lab_fixture_has_the_same_gate_outside_this_repository(tmp_path: Path):
+    """`cni_kind_lab` in another project: skipped with the reason, failed with it when required."""
+    (tmp_path / "test_lab.py").write_text("def test_needs_a_lab(cni_kind_lab):\n    pass\n")
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    base = {key: value for key, value in os.environ.items() if key not in ("KRAFTY_E2E", "CI")}
+    argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rs", "test_lab.py"]
+    cases = [({}, 0, "SKIPPED [1] "), ({"KRAFTY_E2E": "required"}, 1, "KRAFTY_E2E=required: ")]
+    for extra, status, expected in cases:
+        env = {**base, "PATH": str(empty), **extra}
+        proc = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False)
+        assert proc.returncode == status, proc.stdout + proc.stderr
+        assert expected in proc.stdout and REASON in proc.stdout, proc.stdout

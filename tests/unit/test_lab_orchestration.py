@@ -1,8 +1,9 @@
-"""`python -m lab up|deploy|down` against recording stand-ins for docker, kind, kubectl and helm.
+"""`python -m lab up|deploy|down` (krafty's lab) and `python -m krafty.testing.kind up` (any
+plugin) against recording stand-ins for docker, kind, kubectl and helm.
 
 The stand-ins (tests/unit/standins.py) log every call and answer only what the lab reads
 back; nothing is built or started. These tests check the orchestration alone: that each step
-of the lab is issued, with the pinned versions and the files from resources/, in order, so no
+of the lab is issued, with the pinned versions and the lab's files, in order, so no
 refactor can drop one silently. They say nothing about whether the cluster would work: that
 is the e2e layer's job, on a machine with a Docker engine.
 """
@@ -22,7 +23,8 @@ import yaml
 from tests.unit import standins
 
 ROOT = Path(__file__).resolve().parents[2]
-RESOURCES = ROOT / "resources"
+RESOURCES = ROOT / "resources"  # krafty's own: its NAD, nettools
+KIND_RESOURCES = ROOT / "krafty" / "testing" / "kind" / "resources"  # any lab's: kind, Cilium, Multus
 NAME = "lab-under-test"  # CLUSTER_NAME, so that the name is seen to come from the environment
 CONTEXT = f"kind-{NAME}"
 KUBECTL = ["kubectl", "--context", CONTEXT]
@@ -50,8 +52,8 @@ class Lab:
             '#!/bin/sh\nbundle="$(dirname "$0")/krafty.d"\nexec "$bundle/bin/python3.11"\n'
         )
 
-    def run(self, verb: str) -> list[dict]:
-        """`python -m lab <verb>` with the stand-ins first on PATH; returns the calls it made."""
+    def run(self, verb: str, module: str = "lab", **extra_env: str) -> list[dict]:
+        """`python -m <module> <verb>` with the stand-ins first on PATH; returns the calls it made."""
         before = len(standins.calls(self.state))
         env = {
             "PATH": f"{self.tmp / 'bin'}:/usr/bin:/bin",
@@ -61,9 +63,10 @@ class Lab:
             "NETTOOLS_IMAGE": NETTOOLS_IMAGE,
             "BUNDLE_DIR": str(self.bundle),
             "KUBECONFIG": str(self.kubeconfig),
+            **extra_env,
         }
         proc = subprocess.run(
-            [sys.executable, "-m", "lab", verb],
+            [sys.executable, "-m", module, verb],
             cwd=self.tmp,  # pytest-kind keeps its scratch directory, .pytest-kind/<name>, in the working directory
             env=env,
             stdin=subprocess.DEVNULL,
@@ -72,7 +75,7 @@ class Lab:
             timeout=120,
             check=False,
         )
-        assert proc.returncode == 0, f"python -m lab {verb} failed:\n{proc.stdout}\n{proc.stderr}"
+        assert proc.returncode == 0, f"python -m {module} {verb} failed:\n{proc.stdout}\n{proc.stderr}"
         return standins.calls(self.state)[before:]
 
 
@@ -102,7 +105,7 @@ def node_steps(node: str, digest: str, bundle: Path) -> list[list[str]]:
     runtime = f"/opt/cni/bin/krafty.d/{digest}"
     staging = f"/opt/cni/bin/krafty.d/.{digest}.tmp"
     return [
-        ["docker", "exec", node, "sh", "-c", f"test -x {runtime}/bin/python3.11 && echo yes || true"],
+        ["docker", "exec", node, "sh", "-c", f"test -d {runtime} && echo yes || true"],
         ["docker", "exec", node, "sh", "-c", f"mkdir -p /opt/cni/bin/krafty.d && rm -rf {staging}"],
         ["docker", "cp", str(bundle / "krafty.d"), f"{node}:{staging}"],
         ["docker", "exec", node, "sh", "-c", ANY, "sh", staging, runtime],
@@ -142,7 +145,7 @@ def test_up_creates_the_cluster_then_installs_cilium_multus_krafty_and_the_nad(l
         f"--kubeconfig={lab.kubeconfig}",
         f"--image={NODE_IMAGE}",
         "--config",
-        str(RESOURCES / "kind.yaml"),
+        str(KIND_RESOURCES / "kind.yaml"),
     ]
     before_nodes, rest = split_at(calls, ["kind", "get", "nodes", "--name", NAME])
     assert argvs(before_nodes) == [
@@ -156,10 +159,10 @@ def test_up_creates_the_cluster_then_installs_cilium_multus_krafty_and_the_nad(l
         [
             *["helm", "upgrade", "--install", "cilium", "cilium", "--repo", "https://helm.cilium.io/"],
             *["--version", "1.18.2", "--namespace", "kube-system", "--kube-context", CONTEXT],
-            *["--kubeconfig", str(lab.kubeconfig), "--values", str(RESOURCES / "cilium-values.yaml")],
+            *["--kubeconfig", str(lab.kubeconfig), "--values", str(KIND_RESOURCES / "cilium-values.yaml")],
             *["--wait", "--timeout", "10m"],
         ],
-        [*KUBECTL, "apply", "-f", str(RESOURCES / "multus-daemonset-thick.yml")],
+        [*KUBECTL, "apply", "-f", str(KIND_RESOURCES / "multus-daemonset-thick.yml")],
         [*KUBECTL, "-n", "kube-system", "rollout", "status", "daemonset/kube-multus-ds", "--timeout=300s"],
     ]
     create = before_nodes[argvs(before_nodes).index(kind_create)]
@@ -168,7 +171,7 @@ def test_up_creates_the_cluster_then_installs_cilium_multus_krafty_and_the_nad(l
     )
 
     first_check = rest[1]["argv"][-1]
-    digest = re.search(r"krafty\.d/([0-9a-f]{16})/bin", first_check)
+    digest = re.search(r"krafty\.d/([0-9a-f]{16}) ", first_check)
     assert digest, f"the runtime is not under /opt/cni/bin/krafty.d/<16 hex digits>: {first_check}"
     per_node = [step for node in NODES for step in node_steps(node, digest[1], lab.bundle)]
     assert argvs(rest) == [
@@ -229,3 +232,50 @@ def test_down_deletes_the_cluster_and_its_docker_network(lab: Lab, runs: dict):
         ["docker", "network", "rm", CONTEXT],
     ]
     assert not (lab.tmp / ".pytest-kind").exists(), "pytest-kind's scratch directory is removed with the lab"
+
+
+def cni_on(node: str) -> list[str]:
+    return ["docker", "exec", "-i", node, "env", "-i"]
+
+
+def test_any_plugin_as_one_executable_with_its_own_nad(tmp_path_factory: pytest.TempPathFactory):
+    """The generic lab (`cni_kind_lab`'s code): Debian's bridge, say, copied and renamed into place."""
+    lab = Lab(tmp_path_factory.mktemp("generic"))
+    plugin = lab.tmp / "bridge"
+    plugin.write_text("#!/bin/sh\n")
+    nad = lab.tmp / "nad.yaml"
+    config = {"cniVersion": "1.0.0", "name": "br", "type": "bridge", "ipam": {"type": "host-local"}}
+    nad.write_text(yaml.safe_dump({"spec": {"config": json.dumps(config)}}))
+    calls = lab.run("up", "krafty.testing.kind", CNI_KIND_PLUGIN=str(plugin), CNI_KIND_NAD=str(nad))
+    node = NODES[0]
+    steps = argvs(calls)
+    start = steps.index(["kind", "get", "nodes", "--name", NAME]) + 1
+    assert steps[start : start + 4] == [
+        ["docker", "cp", str(plugin), f"{node}:/opt/cni/bin/.bridge.new"],
+        ["docker", "exec", node, "sh", "-c", ANY, "sh", "/opt/cni/bin/.bridge.new", "/opt/cni/bin/bridge"],
+        [
+            "docker",
+            "exec",
+            "-i",
+            node,
+            "env",
+            "-i",
+            "CNI_COMMAND=VERSION",
+            "CNI_PATH=/opt/cni/bin",
+            "/opt/cni/bin/bridge",
+        ],
+        [
+            "docker",
+            "exec",
+            "-i",
+            node,
+            "env",
+            "-i",
+            "CNI_COMMAND=STATUS",
+            "CNI_PATH=/opt/cni/bin",
+            "/opt/cni/bin/bridge",
+        ],
+    ]
+    assert [*KUBECTL, "apply", "-f", str(nad)] in steps
+    assert not [argv for argv in steps if argv[:2] == ["docker", "build"]], "no workload of krafty's lab"
+    assert not [argv for argv in steps if argv[:3] == ["kind", "load", "docker-image"]]

@@ -14,9 +14,10 @@ import pytest
 import yaml
 
 from krafty import config
-from lab.settings import KUBERNETES_VERSION, NAMESPACE, NETTOOLS, NETWORK, RESOURCES, Settings
+from krafty.testing.kind.settings import RESOURCES as KIND_RESOURCES
+from lab.settings import KUBERNETES_VERSION, NAMESPACE, NETTOOLS, NETWORK, RESOURCES, nettools_image
 
-MULTUS = RESOURCES / "multus-daemonset-thick.yml"
+MULTUS = KIND_RESOURCES / "multus-daemonset-thick.yml"
 NETTOOLS_YAML = RESOURCES / "nettools.yaml"
 NAD = RESOURCES / "krafty-nad.yaml"
 
@@ -96,7 +97,7 @@ def test_nettools_service_reaches_the_pods_on_8080():
 
 def test_nettools_image_is_the_one_the_lab_builds_and_loads():
     (container,) = pod_spec()["containers"]
-    assert container["image"] == Settings.from_env({}).nettools_image
+    assert container["image"] == nettools_image({})
     assert container["imagePullPolicy"] == "IfNotPresent", "kind-loaded images cannot be pulled"
 
 
@@ -107,12 +108,12 @@ def test_multus_images_are_pinned_to_a_release():
 
 
 def test_kind_cluster_leaves_the_cni_to_cilium_and_has_workers():
-    kind = yaml.safe_load((RESOURCES / "kind.yaml").read_text())
+    kind = yaml.safe_load((KIND_RESOURCES / "kind.yaml").read_text())
     assert kind["networking"]["disableDefaultCNI"] is True
     roles = [node["role"] for node in kind["nodes"]]
     assert roles.count("control-plane") == 1 and roles.count("worker") >= 2
 
 
 def test_cilium_leaves_room_for_multus():
-    values = yaml.safe_load((RESOURCES / "cilium-values.yaml").read_text())
+    values = yaml.safe_load((KIND_RESOURCES / "cilium-values.yaml").read_text())
     assert values["cni"]["exclusive"] is False

@@ -1,14 +1,13 @@
-"""Bring the kind lab up, attach to it, tear it down; deploy the nettools workload.
+"""Bring a kind lab up, attach to it, tear it down.
 
-`up()` is what `make up` runs and what the e2e session fixture runs: the kind cluster
-(through pytest-kind's KindCluster), Cilium, Multus, krafty on every node, the nettools
-image, the NetworkAttachmentDefinition. Every step converges, so `up()` on a lab that is
-already up repairs what drifted and changes nothing else.
+`up()` is what `make up` runs and what the `cni_kind_lab` fixture runs: the kind cluster
+(through pytest-kind's KindCluster), Cilium as the primary CNI, Multus (thick), the plugin
+under test on every node, local images, the NetworkAttachmentDefinition. Every step
+converges, so `up()` on a lab that is already up repairs what drifted and changes nothing else.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -17,12 +16,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-import yaml
 from pytest_kind import KindCluster
 
-from lab import nodes
-from lab.settings import CILIUM_CHART_REPO, NETTOOLS, RESOURCES, ROOT, Settings
-from lab.tools import LabError, run
+from krafty.testing.kind import nodes
+from krafty.testing.kind.settings import CILIUM_CHART_REPO, RESOURCES, Settings, nad_config, plugin_config, plugin_type
+from krafty.testing.kind.tools import LabError, run
 
 NAD_CRD = "network-attachment-definitions.k8s.cni.cncf.io"
 
@@ -54,12 +52,6 @@ def node_names(settings: Settings) -> list[str]:
     return run("kind", "get", "nodes", "--name", settings.name, capture=True).split()
 
 
-def network_config() -> dict:
-    """The CNI config inside resources/krafty-nad.yaml."""
-    nad = yaml.safe_load((RESOURCES / "krafty-nad.yaml").read_text())
-    return json.loads(nad["spec"]["config"])
-
-
 @contextmanager
 def _own_docker_network(settings: Settings) -> Iterator[None]:
     """kind puts every cluster on one shared `kind` network; this lab gets its own, which `down()` removes."""
@@ -83,10 +75,11 @@ def attach(settings: Settings) -> KindCluster:
 
 def up(settings: Settings) -> KindCluster:
     """Create the lab, or converge the one that is there."""
-    nodes.check(settings.bundle)
-    # No provenance attestation: with Docker's containerd image store `docker save` leaves it out, and
-    # `kind load docker-image` (ctr import --all-platforms) then fails on the missing digest (kind 3795, 4236).
-    run("docker", "build", "--provenance=false", "--tag", settings.nettools_image, str(ROOT / "images" / "nettools"))
+    if settings.nad is None or not settings.nad.is_file():
+        raise LabError(f"no NetworkAttachmentDefinition to apply: {settings.nad} (set CNI_KIND_NAD)")
+    config = nad_config(settings.nad)
+    type_name = plugin_type(config)
+    nodes.check(settings.plugin, type_name)
     cluster = kind_cluster(settings)
     if exists(settings):  # repair the kubeconfig entries before pytest-kind reads them
         run("kind", "export", "kubeconfig", "--name", settings.name, "--kubeconfig", str(settings.kubeconfig))
@@ -94,13 +87,13 @@ def up(settings: Settings) -> KindCluster:
         cluster.create(config_file=RESOURCES / "kind.yaml")
     install_cilium(settings)
     install_multus(cluster, settings)
-    config = network_config()
     for node in node_names(settings):
-        nodes.install(node, settings.bundle)
-        nodes.verify(node, config)
-    cluster.load_docker_image(settings.nettools_image)
+        nodes.install(node, settings.plugin, type_name)
+        nodes.verify(node, type_name, plugin_config(config))
+    for image in settings.images:
+        cluster.load_docker_image(image)
     kubectl(cluster, settings, "wait", "--for=condition=established", f"crd/{NAD_CRD}", "--timeout=60s")
-    kubectl(cluster, settings, "apply", "-f", str(RESOURCES / "krafty-nad.yaml"))
+    kubectl(cluster, settings, "apply", "-f", str(settings.nad))
     kubectl(cluster, settings, "wait", "--for=condition=Ready", "nodes", "--all", "--timeout=300s")
     kubectl(cluster, settings, "-n", "kube-system", "rollout", "status", "deployment/coredns", "--timeout=300s")
     print(f"lab {settings.name} is up: kubectl --context {settings.context} get pods -A")
@@ -138,16 +131,6 @@ def install_multus(cluster: KindCluster, settings: Settings) -> None:
     kubectl(cluster, settings, "-n", "kube-system", "rollout", "status", "daemonset/kube-multus-ds", "--timeout=300s")
 
 
-def deploy_nettools(cluster: KindCluster, settings: Settings) -> None:
-    """resources/nettools.yaml with the lab's image, applied and rolled out."""
-    documents = list(yaml.safe_load_all((RESOURCES / "nettools.yaml").read_text()))
-    for doc in documents:
-        if doc["kind"] == "Deployment":
-            doc["spec"]["template"]["spec"]["containers"][0]["image"] = settings.nettools_image
-    kubectl(cluster, settings, "apply", "-f", "-", stdin=yaml.safe_dump_all(documents))
-    kubectl(cluster, settings, "rollout", "status", f"deployment/{NETTOOLS}", "--timeout=300s")
-
-
 def down(settings: Settings) -> None:
     """Delete the cluster, its kubeconfig entries, its Docker network and pytest-kind's scratch directory."""
     cluster = kind_cluster(settings)
@@ -158,4 +141,4 @@ def down(settings: Settings) -> None:
     shutil.rmtree(cluster.path, ignore_errors=True)
     with suppress(OSError):
         cluster.path.parent.rmdir()  # pytest-kind's .pytest-kind/, once no other cluster uses it
-    print(f"lab {settings.name} is down (the bundle and the {settings.nettools_image} image are kept)")
+    print(f"lab {settings.name} is down (the plugin and the images are kept)")
