@@ -1,0 +1,25 @@
+"""Loading krafty's pytest plugin is cheap and inert in a suite that does not use it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_loading_the_plugin_imports_no_pyroute2_and_registers_no_autouse_fixture(tmp_path):
+    (tmp_path / "test_plain.py").write_text(
+        "import sys\n\ndef test_plain(request):\n"
+        "    assert 'pyroute2' not in sys.modules\n"
+        "    assert 'krafty.testing.plugin' in sys.modules\n"
+        "    assert not [f for f in request.fixturenames if f.startswith('cni_')]\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "test_plain.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout
