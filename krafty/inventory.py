@@ -128,7 +128,11 @@ def collect(ipam_dir: str = HOST_LOCAL_DIR, networks: set[str] = frozenset()) ->
         attachment = by_container.get((allocation.network, allocation.container_id))
         if attachment is None:
             attachment = Attachment(Owner(allocation.network, "", allocation.container_id))
-            attachment.problems.append("host-local allocation without devices")
+            attachment.problems.append(
+                "host-local allocation without devices"
+                if allocation.container_id
+                else "host-local reservation without a container ID (an IPAM ADD killed while writing it)"
+            )
             attachments.append(attachment)
         attachment.allocations.append(allocation.address)
     return attachments

@@ -7,9 +7,12 @@ spec says. When it does not speak the config's cniVersion (Debian's host-local s
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import signal
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,22 @@ from krafty.types import (
 )
 
 TIMEOUT_SECONDS = 120
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with(parent: int) -> Callable[[], None]:
+    """In the IPAM child, before exec: SIGKILL when krafty dies.
+
+    A runtime whose call times out kills the plugin process, not its group; an IPAM plugin
+    left running would allocate after the runtime's DEL has released, and leak the address.
+    """
+
+    def arm() -> None:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # krafty died before the signal was armed
+            os._exit(1)
+
+    return arm
 
 
 @dataclass(frozen=True)
@@ -82,6 +101,7 @@ def _exec(path: Path, command: str, doc: dict[str, Any], invocation: Invocation)
             capture_output=True,
             timeout=TIMEOUT_SECONDS,
             check=False,
+            preexec_fn=_die_with(os.getpid()),
         )
     except (OSError, subprocess.TimeoutExpired) as err:
         raise CniError(IPAM_FAILED, f"IPAM plugin {path.name} {command} could not run", str(err)) from None

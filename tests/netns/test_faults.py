@@ -107,7 +107,11 @@ def _milestones(cni_node, pod, net, cid):
     return {
         "vrf created": has(cni_node, naming.vrf_name(cid)),
         "bridge created": has(cni_node, naming.bridge_name(cid)),
-        "address allocated": lambda: bool(net.allocations()),
+        # host-local creates the reservation file, then writes the owner into it: a kill in between
+        # leaves a file no DEL can match (test_node_tools covers that); the milestone is the write.
+        "address allocated": lambda: any(
+            (net.data_dir / net.name / ip).read_text().startswith(cid) for ip in net.allocations()
+        ),
         "veth created": has(cni_node, naming.host_veth_name(cid)),
         "pod interface present": has(pod, "net1"),
     }
@@ -121,5 +125,18 @@ def test_del_cleans_up_after_add_was_killed(cni_runtime, cni_kill_at, cni_node, 
     killed = cni_kill_at(
         net.config(), pod, _milestones(cni_node, pod, net, cid)[milestone], container_id=cid, ifname="net1"
     )
+    cni_runtime.delete(killed)
+    clean(pod)
+
+
+def test_an_ipam_child_dies_with_its_plugin(cni_runtime, cni_kill_at, pod, net, clean, tmp_path):
+    """A runtime whose call times out kills the plugin alone, not its process group: the IPAM
+    plugin krafty started must not go on to allocate an address after the runtime's DEL."""
+    started = tmp_path / "ipam-started"
+    cni_runtime.install("slow-ipam", f"touch {started}\nsleep 3\nexec {cni_runtime.find('host-local')}\n")
+    conf = net.config()
+    conf["ipam"]["type"] = "slow-ipam"
+    killed = cni_kill_at(conf, pod, started.exists, ifname="net1", group=False)  # waits for the children
+    assert net.allocations() == [], "the IPAM plugin outlived krafty and allocated"
     cni_runtime.delete(killed)
     clean(pod)

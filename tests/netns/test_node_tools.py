@@ -20,7 +20,7 @@ def inspect(cni_runtime, net, *extra: str) -> list[dict]:
     return json.loads(out.stdout)
 
 
-def test_inspect_lists_an_attachment_with_its_devices_pod_and_allocation(cni_runtime, cni_node, pod, net):
+def test_inspect_lists_an_attachment_with_its_devices_pod_and_allocation(cni_runtime, cni_node, pod, net, clean):
     added = cni_runtime.add(net.config(), pod, ifname="net1")
     cid = added.container_id
     [entry] = inspect(cni_runtime, net)
@@ -38,6 +38,7 @@ def test_inspect_lists_an_attachment_with_its_devices_pod_and_allocation(cni_run
     human = cni_node.run(krafty(cni_runtime), "inspect", "--ipam-dir", str(net.data_dir)).stdout
     assert naming.vrf_name(cid) in human and pod.path in human
     cni_runtime.delete(added)
+    clean(pod)
 
 
 def test_gc_removes_what_a_vanished_pod_left_behind(cni_runtime, cni_node, cni_netns, net, clean):
@@ -83,3 +84,16 @@ def test_demo_attaches_pods_proves_connectivity_and_tears_down(cni_runtime, cni_
     assert demo.stdout.count("  ok   ") == 4, demo.stdout
     assert "torn down" in demo.stdout
     assert "krafty-demo" not in cni_node.run("ip", "netns", "list").stdout
+
+
+def test_an_empty_reservation_a_killed_host_local_left_is_found_and_removed(cni_runtime, cni_node, net, clean):
+    """host-local creates its reservation file, then writes the owner into it: killed in between,
+    it leaves a file that no DEL can match (the container ID is what DEL matches on)."""
+    store = net.data_dir / net.name
+    store.mkdir()
+    (store / "172.16.10.10").write_text("")
+    [entry] = inspect(cni_runtime, net, "--network", net.name)
+    assert entry["problems"] == ["host-local reservation without a container ID (an IPAM ADD killed while writing it)"]
+    gc = [krafty(cni_runtime), "gc", "--network", net.name, "--ipam-dir", str(net.data_dir)]
+    assert f"removed host-local {net.name} 172.16.10.10" in cni_node.run(*gc).stdout
+    clean()

@@ -127,7 +127,8 @@ def test_ipam_failure_leaves_nothing(cni_runtime, cni_node, cni_netns, pod, net,
     other_pod = cni_netns()
     with pytest.raises(CniCallError) as failed:
         cni_runtime.add(conf, other_pod, ifname="net1")
-    assert "host-local" in failed.value.msg
+    # host-local's own error, passed on with its own code (999: its generic failure) and named
+    assert failed.value.code == 999 and "IPAM plugin host-local ADD:" in failed.value.msg, failed.value
     second = failed.value.attachment.container_id
     assert set(other_pod.links()) == {"lo"}
     assert naming.vrf_name(second) not in cni_node.links(), "failed ADD left its VRF"
