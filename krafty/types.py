@@ -210,6 +210,21 @@ def version_violations(data: Any) -> list[str]:
     return broken
 
 
+def _entries(data: dict[str, Any], key: str, broken: list[str]) -> list[tuple[str, dict[str, Any]]]:
+    """The objects of a result's list `key`, each with where it stands; what is not one is broken."""
+    items = data.get(key, [])
+    if not isinstance(items, list):
+        broken.append(f"result: {key} must be a list")
+        return []
+    entries = []
+    for i, item in enumerate(items):
+        if isinstance(item, dict):
+            entries.append((f"result: {key}[{i}]", item))
+        else:
+            broken.append(f"result: {key}[{i}] must be an object")
+    return entries
+
+
 def result_violations(data: Any, cni_version: str) -> list[str]:
     """A success result of `cni_version`: field types, interface indices in range, and
     `ips[].version` present before 1.0.0 and absent from 1.0.0 on."""
@@ -220,15 +235,8 @@ def result_violations(data: Any, cni_version: str) -> list[str]:
         broken.append(f"result: cniVersion is {data.get('cniVersion')!r}, the config asked for {cni_version!r}")
     legacy = version_tuple(cni_version) < (1, 0, 0)
     newest = version_tuple(cni_version) >= (1, 1, 0)
-    interfaces = data.get("interfaces", [])
-    if not isinstance(interfaces, list):
-        broken.append("result: interfaces must be a list")
-        interfaces = []
-    for i, iface in enumerate(interfaces):
-        where = f"result: interfaces[{i}]"
-        if not isinstance(iface, dict):
-            broken.append(f"{where} must be an object")
-            continue
+    interfaces = _entries(data, "interfaces", broken)
+    for where, iface in interfaces:
         if not isinstance(iface.get("name"), str) or not iface["name"]:
             broken.append(f"{where}.name must be a non-empty string")
         for key in ("mac", "sandbox", "socketPath", "pciID"):
@@ -236,34 +244,19 @@ def result_violations(data: Any, cni_version: str) -> list[str]:
                 broken.append(f"{where}.{key} must be a string")
         if "mtu" in iface and (not newest or not _is_int(iface["mtu"])):
             broken.append(f"{where}.mtu must be an integer and needs cniVersion 1.1.0")
-    ips = data.get("ips", [])
-    if not isinstance(ips, list):
-        broken.append("result: ips must be a list")
-        ips = []
-    for i, ip in enumerate(ips):
-        where = f"result: ips[{i}]"
-        if not isinstance(ip, dict):
-            broken.append(f"{where} must be an object")
-            continue
+    count = len(data["interfaces"]) if isinstance(data.get("interfaces"), list) else 0
+    for where, ip in _entries(data, "ips", broken):
         if not _parses(ip_interface, ip.get("address")) or "/" not in ip["address"]:
             broken.append(f"{where}.address must be an address in CIDR notation")
         if "gateway" in ip and not _parses(ip_address, ip["gateway"]):
             broken.append(f"{where}.gateway must be an IP address")
-        if "interface" in ip and (not _is_int(ip["interface"]) or not 0 <= ip["interface"] < len(interfaces)):
-            broken.append(f"{where}.interface must index interfaces (0..{len(interfaces) - 1})")
+        if "interface" in ip and (not _is_int(ip["interface"]) or not 0 <= ip["interface"] < count):
+            broken.append(f"{where}.interface must index interfaces (0..{count - 1})")
         if legacy and ip.get("version") not in ("4", "6"):
             broken.append(f'{where}.version must be "4" or "6" before cniVersion 1.0.0')
         if not legacy and "version" in ip:
             broken.append(f"{where}.version was removed in cniVersion 1.0.0")
-    routes = data.get("routes", [])
-    if not isinstance(routes, list):
-        broken.append("result: routes must be a list")
-        routes = []
-    for i, route in enumerate(routes):
-        where = f"result: routes[{i}]"
-        if not isinstance(route, dict):
-            broken.append(f"{where} must be an object")
-            continue
+    for where, route in _entries(data, "routes", broken):
         if not _parses(ip_network, route.get("dst")):
             broken.append(f"{where}.dst must be a network in CIDR notation")
         if "gw" in route and not _parses(ip_address, route["gw"]):

@@ -100,6 +100,10 @@ def split_at(calls: list[dict], argv: list[str]) -> tuple[list[dict], list[dict]
     return calls[:index], calls[index:]
 
 
+def cni_on(node: str) -> list[str]:
+    return ["docker", "exec", "-i", node, "env", "-i"]
+
+
 def node_steps(node: str, digest: str, bundle: Path) -> list[list[str]]:
     """What installing and checking the plugin on one node issues, in the digest layout."""
     runtime = f"/opt/cni/bin/krafty.d/{digest}"
@@ -110,28 +114,8 @@ def node_steps(node: str, digest: str, bundle: Path) -> list[list[str]]:
         ["docker", "cp", str(bundle / "krafty.d"), f"{node}:{staging}"],
         ["docker", "exec", node, "sh", "-c", ANY, "sh", staging, runtime],
         ["docker", "exec", "-i", node, "sh", "-c", ANY, "sh", digest],
-        [
-            "docker",
-            "exec",
-            "-i",
-            node,
-            "env",
-            "-i",
-            "CNI_COMMAND=VERSION",
-            "CNI_PATH=/opt/cni/bin",
-            "/opt/cni/bin/krafty",
-        ],
-        [
-            "docker",
-            "exec",
-            "-i",
-            node,
-            "env",
-            "-i",
-            "CNI_COMMAND=STATUS",
-            "CNI_PATH=/opt/cni/bin",
-            "/opt/cni/bin/krafty",
-        ],
+        [*cni_on(node), "CNI_COMMAND=VERSION", "CNI_PATH=/opt/cni/bin", "/opt/cni/bin/krafty"],
+        [*cni_on(node), "CNI_COMMAND=STATUS", "CNI_PATH=/opt/cni/bin", "/opt/cni/bin/krafty"],
     ]
 
 
@@ -234,10 +218,6 @@ def test_down_deletes_the_cluster_and_its_docker_network(lab: Lab, runs: dict):
     assert not (lab.tmp / ".pytest-kind").exists(), "pytest-kind's scratch directory is removed with the lab"
 
 
-def cni_on(node: str) -> list[str]:
-    return ["docker", "exec", "-i", node, "env", "-i"]
-
-
 def test_any_plugin_as_one_executable_with_its_own_nad(tmp_path_factory: pytest.TempPathFactory):
     """The generic lab (`cni_kind_lab`'s code): Debian's bridge, say, copied and renamed into place."""
     lab = Lab(tmp_path_factory.mktemp("generic"))
@@ -253,28 +233,8 @@ def test_any_plugin_as_one_executable_with_its_own_nad(tmp_path_factory: pytest.
     assert steps[start : start + 4] == [
         ["docker", "cp", str(plugin), f"{node}:/opt/cni/bin/.bridge.new"],
         ["docker", "exec", node, "sh", "-c", ANY, "sh", "/opt/cni/bin/.bridge.new", "/opt/cni/bin/bridge"],
-        [
-            "docker",
-            "exec",
-            "-i",
-            node,
-            "env",
-            "-i",
-            "CNI_COMMAND=VERSION",
-            "CNI_PATH=/opt/cni/bin",
-            "/opt/cni/bin/bridge",
-        ],
-        [
-            "docker",
-            "exec",
-            "-i",
-            node,
-            "env",
-            "-i",
-            "CNI_COMMAND=STATUS",
-            "CNI_PATH=/opt/cni/bin",
-            "/opt/cni/bin/bridge",
-        ],
+        [*cni_on(node), "CNI_COMMAND=VERSION", "CNI_PATH=/opt/cni/bin", "/opt/cni/bin/bridge"],
+        [*cni_on(node), "CNI_COMMAND=STATUS", "CNI_PATH=/opt/cni/bin", "/opt/cni/bin/bridge"],
     ]
     assert [*KUBECTL, "apply", "-f", str(nad)] in steps
     assert not [argv for argv in steps if argv[:2] == ["docker", "build"]], "no workload of krafty's lab"
