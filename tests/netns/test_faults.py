@@ -81,7 +81,7 @@ def test_a_route_the_kernel_refuses_in_the_pod_rolls_everything_back(cni_runtime
     clean(pod)
 
 
-def test_hand_made_devices_with_krafty_names_survive_del_and_gc(cni_runtime, cni_node, pod, net):
+def test_hand_made_devices_with_krafty_names_survive_del_and_gc(cni_runtime, cni_node, pod, net, clean):
     cid = new_container_id()
     names = [naming.vrf_name(cid), naming.bridge_name(cid), naming.host_veth_name(cid)]
     cni_node.run("ip", "link", "add", "name", names[0], "type", "vrf", "table", "77")
@@ -91,6 +91,9 @@ def test_hand_made_devices_with_krafty_names_survive_del_and_gc(cni_runtime, cni
     cni_runtime.gc(net.config("1.1.0"), valid=[])
     cni_node.run(str(cni_runtime.find("krafty")), "gc", "--ipam-dir", str(net.data_dir))
     assert set(names) <= set(cni_node.links()), "a device not made by krafty was deleted"
+    for name in names:
+        cni_node.run("ip", "link", "del", name)
+    clean(pod)
 
 
 def test_del_without_prev_result_and_with_it(cni_runtime, pod, net, clean):

@@ -111,13 +111,15 @@ def test_check_passes_after_add_and_names_a_device_removed_by_hand(cni_runtime, 
     clean(pod)
 
 
-def test_check_notices_a_lost_pod_address(cni_runtime, pod, net):
+def test_check_notices_a_lost_pod_address(cni_runtime, pod, net, clean):
     added = cni_runtime.add(net.config(), pod, ifname="net1")
     pod.run("ip", "addr", "flush", "dev", "net1")
     with pytest.raises(CniCallError) as drift:
         cni_runtime.check(added)
     assert drift.value.code == 102
     assert added.result["ips"][0]["address"] in drift.value.msg
+    cni_runtime.delete(added)
+    clean(pod)
 
 
 def test_ipam_failure_leaves_nothing(cni_runtime, cni_node, cni_netns, pod, net, clean):
