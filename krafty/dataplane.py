@@ -256,6 +256,18 @@ class Netns:
             )
         raise DeviceConflict(f"{what} {link.name} exists and was not created by krafty")
 
+    def _record(self, link: Link, owner: Owner) -> None:
+        """Finish what an interrupted ADD began: name the owner of a device it reuses.
+
+        Called only once the device has passed every check, so that an attachment that is
+        refused never names itself the owner of a device that is not its own.
+        """
+        if link.owner is None:
+            try:
+                self.ipr.link("set", index=link.index, ifalias=owner.alias)
+            except NetlinkError as err:
+                raise _kernel_error(f"record the owner of {link.name}", err) from None
+
     @staticmethod
     def owns(link: Link, owner: Owner) -> bool:
         return link.owner == owner or (link.krafty_made and link.owner is None)
@@ -269,6 +281,7 @@ class Netns:
         self._claim(link, owner, "VRF")
         if link.kind != "vrf" or link.vrf_table != table:
             raise DeviceConflict(f"VRF {name} exists with routing table {link.vrf_table}, want {table}")
+        self._record(link, owner)
         self._set_up(link)
         return False
 
@@ -290,6 +303,7 @@ class Netns:
             self._claim(link, owner, "bridge")
             if link.kind != "bridge" or link.master != vrf_link.index:
                 raise DeviceConflict(f"{name} exists but is not a bridge in VRF {vrf}")
+            self._record(link, owner)
             self._set_up(link)
         try:
             self.ipr.addr(

@@ -75,7 +75,7 @@ def test_check_names_each_drift(cni_runtime, cni_node, pod, net, clean):
     vrf, bridge, veth = f"krv{cid[:12]}", f"krb{cid[:12]}", f"veth{cid[:11]}"
     mac = pod.link("net1").mac
     allocation = net.data_dir / net.name / added.result["ips"][0]["address"].split("/")[0]
-    reservation = allocation.read_text()
+    reservation = allocation.read_bytes()  # bytes: host-local's "\r\n" must survive
     default = ["default", "via", "172.16.10.1", "dev", "net1"]
     link_set = ["ip", "link", "set"]
     # (what drifted, where, how to break it, how to repair it, what the message must name)
@@ -106,7 +106,7 @@ def test_check_names_each_drift(cni_runtime, cni_node, pod, net, clean):
     with pytest.raises(CniCallError) as drift:
         cni_runtime.check(added)
     assert "host-local" in drift.value.msg, drift.value
-    allocation.write_text(reservation)
+    allocation.write_bytes(reservation)
     cni_runtime.check(added)  # repaired: every check passes again
 
     no_prev = cni_runtime.call("CHECK", conf, container_id=cid, netns=pod, ifname="net1")
@@ -129,21 +129,26 @@ def test_check_at_0_4_0(cni_runtime, pod, net, clean):
 def test_an_interrupted_adds_device_is_reused_by_its_own_attachment_and_refused_to_another(
     cni_runtime, cni_node, cni_netns, net, clean
 ):
-    """A VRF in krafty's group without an alias: what an ADD killed between the two steps leaves."""
+    """A VRF in krafty's group without an alias: what an ADD killed between its two steps leaves.
+
+    Its name says whose it is. Another network's attachment for that container is refused (its
+    table differs) without touching it; its own attachment reuses it and records the owner, so
+    the other attachment's DEL leaves it alone.
+    """
     cid = new_container_id()
     vrf = f"krv{cid[:12]}"
     cni_node.run("ip", "link", "add", "name", vrf, "type", "vrf", "table", "3372547843")  # krafty-test's table
     cni_node.run("ip", "link", "set", vrf, "group", str(GROUP))
     index = cni_node.link(vrf).index
-    other = cid[:12] + "e" * 52
     with pytest.raises(CniCallError) as refused:
-        cni_runtime.add(net.config(), cni_netns(), container_id=other, ifname="net1")
+        cni_runtime.add(net.config(name="other-net"), cni_netns(), container_id=cid, ifname="net1")
     assert refused.value.code == 101 and vrf in refused.value.msg
-    cni_runtime.delete(refused.value.attachment)
-    assert cni_node.link(vrf).index == index, "another attachment's DEL removed the device"
+    assert (cni_node.link(vrf).index, cni_node.link(vrf).alias) == (index, ""), "the refused ADD touched it"
     added = cni_runtime.add(net.config(), cni_netns(), container_id=cid, ifname="net1")
     assert cni_node.link(vrf).index == index, "its own attachment must reuse the device"
-    assert cni_node.link(vrf).alias == f"krafty {net.name} net1 {cid}"
+    assert cni_node.link(vrf).alias == f"krafty {net.name} net1 {cid}", "the owner must be recorded now"
+    cni_runtime.delete(refused.value.attachment)
+    assert cni_node.link(vrf).index == index, "another network's DEL removed the device"
     cni_runtime.delete(added)
     clean()
 
@@ -209,23 +214,36 @@ def test_gc_and_status_are_forwarded_to_an_ipam_plugin_that_speaks_1_1_0(cni_run
     assert missing.status != 0 and missing.json["code"] == 7 and "valid-attachments" in missing.json["msg"]
 
 
+IPS = """echo '{{"cniVersion": "1.0.0", "ips": [{{"address": "{}"}}]}}'"""
+
+
 @pytest.mark.parametrize(
-    ("answer", "why"),
+    ("answer", "said"),
     [
-        ("echo 'out of luck' >&2; exit 3", "exited 3 without an error object"),
-        ("""echo '{"cniVersion": "1.0.0", "ips": [{"address": "fd00::5/64"}]}'""", "no IPv4 address"),
-        ("""echo '{"cniVersion": "1.0.0", "ips": [{"address": "10.0.0.5/24"}]}'""", "outside the subnet"),
-        ("""echo '{"cniVersion": "1.0.0", "ips": [{"address": "172.16.10.1/24"}]}'""", "the gateway"),
+        ("echo 'out of luck' >&2; exit 3", "ADD exited with 3"),
+        ("""echo '{"cniVersion": "1.0.0", "ips": [{"address": "fd00::5/64"}]}'""", "returned no IPv4 address"),
+        ("""echo '{"cniVersion": "1.0.0", "ips": [{"address": "10.0.0.5/24"}]}'""", "returned 10.0.0.5, which is not"),
+        (
+            """echo '{"cniVersion": "1.0.0", "ips": [{"address": "172.16.10.1/24"}]}'""",
+            "returned 172.16.10.1, which is",
+        ),
     ],
+    ids=["exit without an error object", "no IPv4", "outside the subnet", "the gateway"],
 )
-def test_unusable_ipam_answers_are_code_103(cni_runtime, pod, net, clean, answer, why):
-    cni_runtime.install("odd-ipam", f'[ "$CNI_COMMAND" = ADD ] || exit 0\n{answer}\n')
+def test_unusable_ipam_answers_are_code_103(cni_runtime, pod, net, clean, answer, said):
+    cni_runtime.install(
+        "odd-ipam",
+        """case "$CNI_COMMAND" in\n"""
+        """VERSION) echo '{"cniVersion": "1.0.0", "supportedVersions": ["1.0.0"]}' ;;\n"""
+        f"ADD) {answer} ;;\n"
+        "esac\n",
+    )
     conf = net.config()
     conf["ipam"] = {"type": "odd-ipam"}
     with pytest.raises(CniCallError) as failed:
         cni_runtime.add(conf, pod, ifname="net1")
-    assert failed.value.code == 103, f"{why}: {failed.value}"
-    assert "odd-ipam" in failed.value.msg, why
+    assert failed.value.code == 103, failed.value
+    assert "IPAM plugin odd-ipam" in failed.value.msg and said in failed.value.msg, failed.value.msg
     cni_runtime.delete(failed.value.attachment)
     clean(pod)
 
