@@ -76,13 +76,63 @@ def test_no_common_version_is_error_1(tmp_path, cni_path):
     assert caught.value.code == INCOMPATIBLE_VERSION
 
 
-def test_the_plugins_error_object_is_passed_on_with_its_code(tmp_path, cni_path):
-    conf, invocation = setup(tmp_path, cni_path, fail={"code": 11, "msg": "range is full", "details": "d"})
+@pytest.mark.parametrize(
+    ("code", "msg"),
+    [
+        (11, "try again later"),
+        # What host-local says when its range is exhausted: Go's skel gives any plain error 999.
+        (999, "failed to allocate for range 0: no IP addresses available in range set: 172.16.10.10-172.16.10.250"),
+    ],
+)
+def test_the_plugins_error_object_is_passed_on_with_its_code(tmp_path, cni_path, code, msg):
+    conf, invocation = setup(tmp_path, cni_path, fail={"code": code, "msg": msg, "details": "d"})
     with pytest.raises(CniError) as caught:
         ipam.add(ipam.find(conf, invocation), conf, invocation)
-    assert (caught.value.code, caught.value.details) == (11, "d")
-    assert "range is full" in caught.value.msg
-    assert "fake-ipam" in caught.value.msg
+    assert (caught.value.code, caught.value.details) == (code, "d")
+    assert msg in caught.value.msg
+    assert "fake-ipam" in caught.value.msg, "the message must say the error is the IPAM plugin's"
+
+
+@pytest.mark.parametrize(
+    "behaviour",
+    [
+        {"exit": 3},  # nothing on stdout
+        {"fail": {"msg": "an object without a code"}},
+        {"fail": {"code": "11", "msg": "a code that is not a number"}},
+    ],
+)
+def test_a_plugin_failing_without_an_error_object_is_103(tmp_path, cni_path, behaviour):
+    conf, invocation = setup(tmp_path, cni_path, **behaviour)
+    with pytest.raises(CniError) as caught:
+        ipam.add(ipam.find(conf, invocation), conf, invocation)
+    assert caught.value.code == IPAM_FAILED
+    assert "fake-ipam ADD exited with" in caught.value.msg
+
+
+@pytest.mark.parametrize(
+    ("ips", "mentions"),
+    [
+        ([], "returned no IPv4 address"),
+        ([{"address": "fd00::5/64"}], "returned no IPv4 address"),
+        ([{"address": "10.9.9.9/24"}], "returned 10.9.9.9"),  # outside 172.16.10.0/24
+        ([{"address": "172.16.10.1/24"}], "returned 172.16.10.1"),  # the gateway
+        ([{"address": "172.16.10.0/24"}], "returned 172.16.10.0"),  # network address
+        ([{"address": "172.16.10.255/24"}], "returned 172.16.10.255"),  # broadcast address
+    ],
+)
+def test_an_unusable_allocation_is_103(tmp_path, cni_path, ips, mentions):
+    conf, invocation = setup(tmp_path, cni_path, ips=ips)
+    with pytest.raises(CniError) as caught:
+        ipam.add(ipam.find(conf, invocation), conf, invocation)
+    assert caught.value.code == IPAM_FAILED
+    assert f"IPAM plugin fake-ipam {mentions}" in caught.value.msg
+
+
+@pytest.mark.parametrize("address", ["172.16.10.2/24", "172.16.10.254/24"])
+def test_the_hosts_next_to_the_gateway_and_the_broadcast_are_usable(tmp_path, cni_path, address):
+    conf, invocation = setup(tmp_path, cni_path, ips=[{"address": address}])
+    result = ipam.add(ipam.find(conf, invocation), conf, invocation)
+    assert [str(ip.address) for ip in result.ips] == [address]
 
 
 def test_garbage_output_is_an_ipam_failure(tmp_path, cni_path):
