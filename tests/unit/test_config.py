@@ -3,7 +3,7 @@ import json
 import pytest
 
 from krafty import config
-from krafty.types import DECODE_FAILURE, INCOMPATIBLE_VERSION, INVALID_CONFIG, CniError
+from krafty.types import DECODE_FAILURE, INCOMPATIBLE_VERSION, INVALID_CONFIG, CniError, version_tuple
 
 BASE = {
     "cniVersion": "1.0.0",
@@ -106,6 +106,17 @@ def test_verbs_newer_than_the_config_version_are_refused(command, version):
         config.parse(conf(cniVersion=version), command)
     assert caught.value.code == INCOMPATIBLE_VERSION
     assert command in caught.value.msg
+
+
+@pytest.mark.parametrize(("command", "version"), [("CHECK", "0.4.0"), ("GC", "1.1.0"), ("STATUS", "1.1.0")])
+def test_verbs_are_allowed_from_the_version_that_introduced_them(command, version):
+    assert config.parse(conf(cniVersion=version), command).cni_version == version
+
+
+def test_versions_compare_as_numbers_not_strings():
+    assert version_tuple("1.10.0") > version_tuple("1.9.0")
+    assert version_tuple("0.10.0") > version_tuple("0.4.0")
+    assert version_tuple("1.1.0") == (1, 1, 0)
 
 
 def test_gc_reads_valid_attachments():

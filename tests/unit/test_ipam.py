@@ -40,7 +40,9 @@ def setup(tmp_path, cni_path, version="1.1.0", supported=("1.1.0",), **ipam_opti
 
 
 def calls(tmp_path):
-    return (tmp_path / "calls").read_text().splitlines()
+    """What the fake plugin was asked, one "COMMAND cniVersion containerID" per call."""
+    log = tmp_path / "calls"
+    return log.read_text().splitlines() if log.exists() else []
 
 
 def test_add_execs_the_plugin_with_the_whole_config_and_parses_its_result(tmp_path, cni_path):
@@ -69,11 +71,37 @@ def test_legacy_results_with_ip_versions_parse(tmp_path, cni_path):
     assert str(result.ips[0].address) == "172.16.10.10/24"
 
 
-def test_no_common_version_is_error_1(tmp_path, cni_path):
-    conf, invocation = setup(tmp_path, cni_path, version="0.4.0", supported=["0.1.0", "0.2.0"])
+@pytest.mark.parametrize(
+    ("version", "supported"),
+    [
+        ("0.4.0", ["0.1.0", "0.2.0"]),
+        ("1.0.0", ["1.1.0"]),  # a plugin is never called in a version newer than the config's
+    ],
+)
+def test_no_common_version_is_error_1(tmp_path, cni_path, version, supported):
+    conf, invocation = setup(tmp_path, cni_path, version=version, supported=supported)
     with pytest.raises(CniError) as caught:
         ipam.find(conf, invocation)
     assert caught.value.code == INCOMPATIBLE_VERSION
+
+
+@pytest.mark.parametrize(
+    ("version", "sent"),
+    [
+        ("0.3.1", []),
+        ("0.4.0", ["CHECK 0.4.0 c1"]),  # CHECK exists from 0.4.0 on
+        ("1.0.0", ["CHECK 1.0.0 c1"]),
+        ("1.1.0", ["CHECK 1.1.0 c1", "GC 1.1.0 c1", "STATUS 1.1.0 c1"]),  # GC and STATUS from 1.1.0 on
+        ("0.10.0", ["CHECK 0.10.0 c1"]),  # not a real version: "0.10.0" < "0.4.0" only as strings
+    ],
+)
+def test_check_gc_and_status_reach_the_plugin_only_in_versions_that_have_them(tmp_path, cni_path, version, sent):
+    conf, invocation = setup(tmp_path, cni_path)
+    plugin = ipam.IpamPlugin(cni_path / "fake-ipam", version)
+    ipam.check(plugin, conf, invocation)
+    ipam.gc(plugin, conf, invocation)
+    ipam.status(plugin, conf, invocation)
+    assert calls(tmp_path) == sent
 
 
 @pytest.mark.parametrize(
