@@ -3,7 +3,7 @@ PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || command -
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv demo bench test unit netns lint clean
+.PHONY: venv demo bench test unit netns lint mutate clean
 
 venv: $(VENV)/.installed
 
@@ -51,11 +51,22 @@ unit: venv
 netns: venv
 	$(BIN)/pytest -m netns
 
+# Mutation testing of the modules the unit layer covers ([tool.mutmut] in pyproject.toml).
+# Slow, so not part of `make test` or CI; one worker by default (MUTATE_JOBS).
+MUTATE_JOBS ?= 1
+$(VENV)/.mutate-installed: $(VENV)/.installed
+	$(BIN)/pip install --quiet '.[mutate]'
+	touch $@
+
+mutate: $(VENV)/.mutate-installed
+	$(BIN)/mutmut run --max-children $(MUTATE_JOBS)
+	$(BIN)/python tests/unit/mutation_score.py
+
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache krafty.egg-info
+	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache krafty.egg-info mutants
 
 include lab.mk
