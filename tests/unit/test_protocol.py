@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
 import pytest
@@ -136,3 +137,21 @@ def test_log_file_receives_the_log(tmp_path):
         verbs={"ADD": lambda i, c: (_ for _ in ()).throw(types.CniError(100, "nope"))},
     )
     assert "nope" in log_file.read_text()
+
+
+def test_log_file_lines_carry_time_pid_and_level(tmp_path):
+    log_file = tmp_path / "krafty.log"
+    call(
+        conf={**CONF, "logFile": str(log_file)},
+        verbs={"ADD": lambda i, c: (_ for _ in ()).throw(types.CniError(100, "nope"))},
+    )
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} krafty\[\d+\] ERROR ADD: nope \n", log_file.read_text()
+    ), log_file.read_text()
+
+
+def test_an_unusable_log_file_is_a_warning_not_a_failure(tmp_path):
+    missing = tmp_path / "no-such-dir" / "krafty.log"
+    status, out, stderr = call(conf={**CONF, "logFile": str(missing)})
+    assert status == 0 and out["cniVersion"] == "1.1.0"
+    assert f"WARNING cannot open logFile {missing}: [Errno 2] No such file or directory" in stderr
