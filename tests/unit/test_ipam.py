@@ -83,6 +83,18 @@ def test_no_common_version_is_error_1(tmp_path, cni_path, version, supported):
     with pytest.raises(CniError) as caught:
         ipam.find(conf, invocation)
     assert caught.value.code == INCOMPATIBLE_VERSION
+    assert caught.value.msg == f"IPAM plugin fake-ipam supports none of the versions up to {version}"
+    assert caught.value.details == ", ".join(supported)
+
+
+@pytest.mark.parametrize("answer", ["[]", "{}", '{"supportedVersions": "1.1.0"}'])
+def test_a_version_answer_without_supported_versions_is_103(tmp_path, cni_path, answer):
+    conf, invocation = setup(tmp_path, cni_path)
+    (cni_path / "fake-ipam").write_text(f"#!/bin/sh\necho '{answer}'\n")
+    with pytest.raises(CniError) as caught:
+        ipam.find(conf, invocation)
+    assert caught.value.code == IPAM_FAILED
+    assert caught.value.msg == "IPAM plugin fake-ipam answered VERSION without supportedVersions"
 
 
 @pytest.mark.parametrize(
@@ -146,6 +158,7 @@ def test_a_plugin_failing_without_an_error_object_is_103(tmp_path, cni_path, beh
         ([{"address": "172.16.10.1/24"}], "returned 172.16.10.1"),  # the gateway
         ([{"address": "172.16.10.0/24"}], "returned 172.16.10.0"),  # network address
         ([{"address": "172.16.10.255/24"}], "returned 172.16.10.255"),  # broadcast address
+        ([{"address": "nonsense"}], "ADD returned an unusable result"),
     ],
 )
 def test_an_unusable_allocation_is_103(tmp_path, cni_path, ips, mentions):
@@ -187,7 +200,10 @@ def test_missing_cni_path_is_error_4(tmp_path, cni_path):
     conf, _ = setup(tmp_path, cni_path)
     with pytest.raises(CniError) as caught:
         ipam.find(conf, Invocation("ADD", "c1", "/x", "net1", (), {}))
-    assert caught.value.code == INVALID_ENVIRONMENT
+    assert (caught.value.code, caught.value.msg) == (
+        INVALID_ENVIRONMENT,
+        "CNI_PATH is required to find the IPAM plugin",
+    )
 
 
 def test_a_path_in_ipam_type_is_never_executed(tmp_path, cni_path):

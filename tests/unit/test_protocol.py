@@ -124,8 +124,27 @@ def test_results_round_trip_through_from_json():
 
 
 def test_from_json_keeps_ipv4_and_drops_ipv6():
-    parsed = Result.from_json({"ips": [{"address": "fd00::2/64"}, {"address": "10.1.2.3/24", "gateway": "10.1.2.1"}]})
+    parsed = Result.from_json(
+        {
+            "ips": [{"address": "fd00::2/64"}, {"address": "10.1.2.3/24", "gateway": "10.1.2.1"}],
+            "routes": [{"dst": "::/0"}, {"dst": "0.0.0.0/0"}],
+        }
+    )
     assert [str(ip.address) for ip in parsed.ips] == ["10.1.2.3/24"]
+    assert parsed.routes == (Route(IPv4Network("0.0.0.0/0")),)
+
+
+def test_from_json_fills_what_is_left_out_with_nothing():
+    parsed = Result.from_json(
+        {"interfaces": [{"name": "eth0"}], "ips": [{"address": "10.1.2.3/24", "interface": True}]}
+    )
+    assert parsed.interfaces == (Interface("eth0", "", ""),)
+    assert parsed.ips == (IPConfig(IPv4Interface("10.1.2.3/24"), None, None),)  # a bool is no interface index
+
+
+def test_from_json_rejects_dns_that_is_not_an_object():
+    with pytest.raises(ValueError, match="not a CNI result: dns is not an object"):
+        Result.from_json({"dns": ["10.96.0.10"]})
 
 
 def test_log_file_receives_the_log(tmp_path):

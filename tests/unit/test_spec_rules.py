@@ -107,9 +107,21 @@ def test_each_broken_rule_is_named(path, value, version, rule):
     assert result_violations(doc, version) == [f"result: {rule}"]
 
 
-def test_1_1_0_fields_are_valid_in_1_1_0():
+def test_1_1_0_fields_and_a_route_gateway_are_valid_in_1_1_0():
     doc = changed(changed(SPEC_RESULT, ("interfaces", 1, "mtu"), 1500), ("routes", 0, "table"), 100)
-    assert result_violations(doc, "1.1.0") == []
+    assert result_violations(changed(doc, ("routes", 0, "gw"), "10.1.0.1"), "1.1.0") == []
+
+
+def test_every_entry_is_checked_past_a_malformed_one():
+    doc = {**SPEC_RESULT, "interfaces": ["x", {"name": 7}], "ips": ["x", {"address": "x"}], "routes": ["x", {}]}
+    assert result_violations(doc, "1.1.0") == [
+        "result: interfaces[0] must be an object",
+        "result: interfaces[1].name must be a non-empty string",
+        "result: ips[0] must be an object",
+        "result: ips[1].address must be an address in CIDR notation",
+        "result: routes[0] must be an object",
+        "result: routes[1].dst must be a network in CIDR notation",
+    ]
 
 
 def test_1_0_0_results_have_no_ip_versions():
