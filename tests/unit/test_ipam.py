@@ -182,6 +182,42 @@ def test_garbage_output_is_an_ipam_failure(tmp_path, cni_path):
     with pytest.raises(CniError) as caught:
         ipam.add(plugin, conf, invocation)
     assert caught.value.code == IPAM_FAILED
+    assert caught.value.msg == "IPAM plugin fake-ipam ADD printed something that is not JSON"
+
+
+def shell_plugin(cni_path: Path, script: str) -> ipam.IpamPlugin:
+    """A plugin that is a shell script, called directly (no VERSION negotiation)."""
+    path = cni_path / "sh-ipam"
+    path.write_text(script)
+    path.chmod(0o755)
+    return ipam.IpamPlugin(path, "1.1.0")
+
+
+@pytest.mark.parametrize(
+    ("stdout", "exit_status", "msg"),
+    [
+        ("", 2, "IPAM plugin sh-ipam ADD exited with 2"),
+        ("not json", 0, "IPAM plugin sh-ipam ADD printed something that is not JSON"),
+    ],
+)
+def test_the_plugins_stderr_is_the_errors_details(tmp_path, cni_path, stdout, exit_status, msg):
+    conf, invocation = setup(tmp_path, cni_path)
+    plugin = shell_plugin(
+        cni_path, f"#!/bin/sh\necho '{stdout}'\nprintf ' it broke \\377\\n' >&2\nexit {exit_status}\n"
+    )
+    with pytest.raises(CniError) as caught:
+        ipam.add(plugin, conf, invocation)
+    assert (caught.value.code, caught.value.msg) == (IPAM_FAILED, msg)
+    assert caught.value.details == "it broke \ufffd"  # stripped, undecodable bytes replaced
+
+
+def test_a_plugin_that_cannot_be_executed_is_103(tmp_path, cni_path):
+    conf, invocation = setup(tmp_path, cni_path)
+    plugin = shell_plugin(cni_path, "#!/nonexistent/interpreter\n")
+    with pytest.raises(CniError) as caught:
+        ipam.add(plugin, conf, invocation)
+    assert (caught.value.code, caught.value.msg) == (IPAM_FAILED, "IPAM plugin sh-ipam ADD could not run")
+    assert "No such file or directory" in caught.value.details
 
 
 def test_a_missing_or_non_executable_plugin_is_an_ipam_failure(tmp_path, cni_path):
@@ -190,7 +226,8 @@ def test_a_missing_or_non_executable_plugin_is_an_ipam_failure(tmp_path, cni_pat
     with pytest.raises(CniError) as caught:
         ipam.find(conf, invocation)
     assert caught.value.code == IPAM_FAILED
-    assert "not found" in caught.value.msg
+    assert caught.value.msg == "IPAM plugin 'fake-ipam' not found as an executable in CNI_PATH"
+    assert caught.value.details == f"/nonexistent:{cni_path}"
     (cni_path / "fake-ipam").unlink()
     with pytest.raises(CniError):
         ipam.find(conf, invocation)
