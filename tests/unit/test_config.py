@@ -123,3 +123,28 @@ def test_gc_reads_valid_attachments():
     attachments = [{"containerID": "c1", "ifname": "net1"}]
     parsed = config.parse(conf(cniVersion="1.1.0", **{"cni.dev/valid-attachments": attachments}), "GC")
     assert parsed.valid_attachments == {("c1", "net1")}
+
+
+@pytest.mark.parametrize(
+    ("raw", "details"),
+    [
+        (conf(mtu=1), "1"),
+        (conf(name="has space"), '"has space"'),
+        (conf(name="n" * 300), '"' + "n" * 199),  # the JSON value, cut at 200 characters
+        (conf(gateway=None), ""),  # nothing to quote
+    ],
+)
+def test_config_errors_quote_the_offending_value_as_json(raw, details):
+    with pytest.raises(CniError) as caught:
+        config.parse(raw)
+    assert caught.value.details == details
+
+
+def test_valid_attachments_must_be_a_list():
+    with pytest.raises(CniError) as caught:
+        config.parse(conf(cniVersion="1.1.0", **{"cni.dev/valid-attachments": "c1"}), "GC")
+    assert (caught.value.code, caught.value.msg, caught.value.details) == (
+        INVALID_CONFIG,
+        "cni.dev/valid-attachments: must be a list",
+        '"c1"',
+    )
