@@ -174,6 +174,7 @@ SUBNET = "172.16.10.0/24"
             f"gateway: 172.16.10.0 is the network or broadcast address of {SUBNET}",
             '"172.16.10.0"',
         ),
+        (conf(gateway=None), "gateway: required, an IPv4 address inside subnet", ""),
         (conf(ipam=None), "ipam/podIP: exactly one of ipam and podIP is required", ""),
         (conf(ipam=None, podIP="172.16.10.1"), "podIP: 172.16.10.1 is the gateway", '"172.16.10.1"'),
         (conf(ipam="host-local"), "ipam: must be an object", '"host-local"'),
@@ -210,3 +211,32 @@ def test_the_ends_of_each_range_are_allowed(field, value):
 def test_prev_result_is_parsed():
     parsed = config.parse(conf(prevResult={"cniVersion": "1.0.0", "ips": [{"address": "172.16.10.5/24"}]}), "CHECK")
     assert parsed.prev_result == Result(ips=(IPConfig(IPv4Interface("172.16.10.5/24")),))
+
+
+@pytest.mark.parametrize(
+    ("raw", "code", "msg", "details"),
+    [
+        (b"[1]", DECODE_FAILURE, "network configuration must be a JSON object", "list"),
+        (
+            b"{",
+            DECODE_FAILURE,
+            "network configuration is not valid JSON",
+            "Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",  # json's own words
+        ),
+        (
+            conf(cniVersion="0.2.0"),
+            INCOMPATIBLE_VERSION,
+            "cniVersion 0.2.0 is not supported",
+            "supported: 0.3.1, 0.4.0, 1.0.0, 1.1.0",
+        ),
+    ],
+)
+def test_documents_that_are_no_config_of_ours(raw, code, msg, details):
+    with pytest.raises(CniError) as caught:
+        config.parse(raw)
+    assert (caught.value.code, caught.value.msg, caught.value.details) == (code, msg, details)
+
+
+def test_the_largest_subnet_prefix_and_the_longest_name_are_allowed():
+    parsed = config.parse(conf(name="n" * 64, subnet="172.16.10.0/30", ipam=None, podIP="172.16.10.2"))
+    assert (parsed.name, str(parsed.subnet)) == ("n" * 64, "172.16.10.0/30")

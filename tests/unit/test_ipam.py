@@ -169,6 +169,23 @@ def test_an_unusable_allocation_is_103(tmp_path, cni_path, ips, mentions):
     assert f"IPAM plugin fake-ipam {mentions}" in caught.value.msg
 
 
+def test_an_unparsable_result_says_why_in_the_details(tmp_path, cni_path):
+    conf, invocation = setup(tmp_path, cni_path, ips=[{"address": "nonsense"}])
+    with pytest.raises(CniError) as caught:
+        ipam.add(ipam.find(conf, invocation), conf, invocation)
+    assert caught.value.details == "not a CNI result: Expected 4 octets in 'nonsense'"  # ipaddress's own words
+
+
+def test_a_plugin_that_hangs_is_stopped(tmp_path, cni_path, monkeypatch):
+    monkeypatch.setattr(ipam, "TIMEOUT_SECONDS", 0.5)
+    conf, invocation = setup(tmp_path, cni_path)
+    plugin = shell_plugin(cni_path, "#!/bin/sh\nexec sleep 30\n")
+    with pytest.raises(CniError) as caught:
+        ipam.add(plugin, conf, invocation)
+    assert (caught.value.code, caught.value.msg) == (IPAM_FAILED, "IPAM plugin sh-ipam ADD could not run")
+    assert "timed out after 0.5 seconds" in caught.value.details
+
+
 @pytest.mark.parametrize("address", ["172.16.10.2/24", "172.16.10.254/24"])
 def test_the_hosts_next_to_the_gateway_and_the_broadcast_are_usable(tmp_path, cni_path, address):
     conf, invocation = setup(tmp_path, cni_path, ips=[{"address": address}])
@@ -241,6 +258,7 @@ def test_missing_cni_path_is_error_4(tmp_path, cni_path):
         INVALID_ENVIRONMENT,
         "CNI_PATH is required to find the IPAM plugin",
     )
+    assert caught.value.details == "fake-ipam"
 
 
 def test_a_path_in_ipam_type_is_never_executed(tmp_path, cni_path):

@@ -77,10 +77,22 @@ def test_bad_environment_is_error_4_naming_the_variable(change, mentions):
     assert mentions in out["msg"]
 
 
-def test_del_does_not_need_a_netns():
-    env = {**ENV, "CNI_COMMAND": "DEL", "CNI_NETNS": ""}
+@pytest.mark.parametrize("netns", ["", None])
+def test_del_does_not_need_a_netns(netns):
+    env = {k: v for k, v in {**ENV, "CNI_COMMAND": "DEL", "CNI_NETNS": netns}.items() if v is not None}
     status, out, _ = call(env, verbs={"DEL": lambda inv, conf: None})
     assert (status, out) == (0, None)
+
+
+def test_a_missing_cni_command_is_quoted_and_logged_as_unknown():
+    env = {k: v for k, v in ENV.items() if k != "CNI_COMMAND"}
+    _, out, stderr = call(env)
+    assert out["details"] == "''"
+    assert "ERROR ?: CNI_COMMAND must be one of" in stderr
+
+
+def test_without_cni_path_the_search_path_is_empty():
+    assert skel.parse_environment({"CNI_COMMAND": "GC"}).path == ()
 
 
 def test_errors_are_well_formed_and_in_the_configs_version():
