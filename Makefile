@@ -3,7 +3,7 @@ PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || command -
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv demo bench test unit netns lint clean
+.PHONY: venv demo bench test unit netns lint mutate clean
 
 venv: $(VENV)/.installed
 
@@ -52,8 +52,19 @@ unit: venv
 netns: venv
 	$(BIN)/pytest -m netns
 
+# Mutation testing of the modules the unit layer covers ([tool.mutmut] in pyproject.toml).
+# Slow, so not part of `make test` or CI; one worker by default (MUTATE_JOBS).
+MUTATE_JOBS ?= 1
+$(VENV)/.mutate-installed: $(VENV)/.installed
+	$(BIN)/pip install --quiet '.[mutate]'
+	touch $@
+
+mutate: $(VENV)/.mutate-installed
+	$(BIN)/mutmut run --max-children $(MUTATE_JOBS)
+	$(BIN)/python tests/unit/mutation_score.py
+
 # Shell as make runs it: the recipes of these targets, printed by `make -n`, checked as one sh script.
-SHELL_TARGETS := venv lab bench bundle bundle-bench up deployment validate e2e down test clean
+SHELL_TARGETS := venv demo bench bundle bundle-bench up deployment validate e2e down test clean mutate
 # tox's lint environment brings its own tools: `make lint BIN=<its bin> LINT_DEPS=`.
 LINT_DEPS ?= venv
 
@@ -66,6 +77,6 @@ lint: $(LINT_DEPS)
 	$(BIN)/actionlint -shellcheck $(abspath $(BIN))/shellcheck
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache krafty.egg-info
+	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache krafty.egg-info mutants
 
 include lab.mk

@@ -108,7 +108,7 @@ def _ipam_type(doc: dict[str, Any]) -> str | None:
     if not isinstance(ipam, dict):
         raise _invalid("ipam", "must be an object", ipam)
     name = _string(ipam, "type")
-    if not _PLUGIN_FILE_NAME.fullmatch(name) or name in (".", ".."):
+    if not _PLUGIN_FILE_NAME.fullmatch(name):  # never "." or "..": the first character is alphanumeric
         raise _invalid("ipam.type", "must be a bare plugin file name found in CNI_PATH", name)
     return name
 

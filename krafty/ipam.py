@@ -128,11 +128,22 @@ def _request(plugin: IpamPlugin, conf: NetConf) -> dict[str, Any]:
 
 
 def add(plugin: IpamPlugin, conf: NetConf, invocation: Invocation) -> Result:
+    """Allocate; a result without a usable pod address in the subnet is the plugin's failure (103)."""
     answer = _exec(plugin.path, "ADD", _request(plugin, conf), invocation)
     try:
-        return Result.from_json(answer)
+        result = Result.from_json(answer)
     except (ValueError, AttributeError) as err:
         raise CniError(IPAM_FAILED, f"IPAM plugin {plugin.name} ADD returned an unusable result", str(err)) from None
+    if not result.ips:
+        raise CniError(IPAM_FAILED, f"IPAM plugin {plugin.name} returned no IPv4 address")
+    ip, subnet = result.ips[0].address.ip, conf.subnet
+    if ip not in subnet or ip in (conf.gateway, subnet.network_address, subnet.broadcast_address):
+        raise CniError(
+            IPAM_FAILED,
+            f"IPAM plugin {plugin.name} returned {ip}, which is not a usable pod address in {subnet} "
+            f"(gateway {conf.gateway})",
+        )
+    return result
 
 
 def delete(plugin: IpamPlugin, conf: NetConf, invocation: Invocation) -> None:

@@ -23,7 +23,6 @@ from krafty.types import (
     DEVICE_CONFLICT,
     INVALID_CONFIG,
     INVALID_ENVIRONMENT,
-    IPAM_FAILED,
     KERNEL_REFUSED,
     CniError,
     Interface,
@@ -75,20 +74,10 @@ def _owner(conf: NetConf, invocation: Invocation) -> Owner:
     return Owner(conf.name, invocation.ifname, invocation.container_id)
 
 
-def _pod_address(conf: NetConf, allocated: Result | None) -> tuple[IPv4Interface, Result | None]:
-    """The pod's address with the subnet's prefix, from IPAM or from podIP."""
-    if allocated is None:
-        return IPv4Interface(f"{conf.pod_ip}/{conf.subnet.prefixlen}"), None
-    if not allocated.ips:
-        raise CniError(IPAM_FAILED, f"IPAM plugin {conf.ipam_type} returned no IPv4 address")
-    ip = allocated.ips[0].address.ip
-    if ip not in conf.subnet or ip in (conf.gateway, conf.subnet.network_address, conf.subnet.broadcast_address):
-        raise CniError(
-            IPAM_FAILED,
-            f"IPAM plugin {conf.ipam_type} returned {ip}, which is not a usable pod address in {conf.subnet} "
-            f"(gateway {conf.gateway})",
-        )
-    return IPv4Interface(f"{ip}/{conf.subnet.prefixlen}"), allocated
+def _pod_address(conf: NetConf, allocated: Result | None) -> IPv4Interface:
+    """The pod's address with the subnet's prefix, from IPAM (checked by ipam.add) or from podIP."""
+    ip = conf.pod_ip if allocated is None else allocated.ips[0].address.ip
+    return IPv4Interface(f"{ip}/{conf.subnet.prefixlen}")
 
 
 def _pod_routes(conf: NetConf, allocated: Result | None) -> tuple[Route, ...]:
@@ -117,7 +106,7 @@ def add(invocation: Invocation, conf: NetConf) -> Result:
         if plugin is not None:
             undo.callback(_best_effort, ipam.delete, plugin, conf, invocation)
             allocated = ipam.add(plugin, conf, invocation)
-        address, allocated = _pod_address(conf, allocated)
+        address = _pod_address(conf, allocated)
         routes = _pod_routes(conf, allocated)
 
         if conf.pod_ip is None:

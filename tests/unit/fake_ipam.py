@@ -2,8 +2,9 @@
 
 VERSION answers with the versions listed in `<this file>.versions` (default: 1.1.0), as
 VERSION only gets {"cniVersion"} on stdin. The other verbs take their behaviour from the
-`ipam` section: `address`, `fail` (an error object to print), `garbage` (print non-JSON),
-and append "COMMAND cniVersion containerID" to `<dataDir>/calls`.
+`ipam` section: `ips` (the result's ips), `fail` (an error object to print), `exit` (exit
+with that status, printing nothing), `garbage` (print non-JSON), and append
+"COMMAND cniVersion containerID" to `<dataDir>/calls`.
 """
 
 import json
@@ -23,6 +24,8 @@ with open(os.path.join(ipam["dataDir"], "calls"), "a") as calls:
     calls.write(f"{command} {conf['cniVersion']} {os.environ.get('CNI_CONTAINERID', '')}\n")
 if ipam.get("garbage"):
     print("this is not json")
+elif ipam.get("exit"):
+    sys.exit(ipam["exit"])
 elif ipam.get("fail"):
     print(json.dumps({"cniVersion": conf["cniVersion"], **ipam["fail"]}))
     sys.exit(1)
@@ -31,7 +34,7 @@ elif command == "ADD":
         json.dumps(
             {
                 "cniVersion": conf["cniVersion"],
-                "ips": [{"address": ipam.get("address", "172.16.10.10/24"), "gateway": "172.16.10.1"}],
+                "ips": ipam.get("ips", [{"address": "172.16.10.10/24", "gateway": "172.16.10.1"}]),
                 "routes": [{"dst": "0.0.0.0/0"}, {"dst": "10.96.0.0/12"}],
                 "dns": {"nameservers": ["10.96.0.10"]},
             }

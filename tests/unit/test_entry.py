@@ -1,8 +1,13 @@
-"""The executable's cheap paths stay cheap: nothing heavy is imported before it is needed."""
+"""The executable: cheap paths stay cheap, and CNI_COMMAND alone decides who answers."""
 
 import json
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
+
+from krafty.types import error_violations
 
 PROBE = r"""
 import io, os, sys
@@ -37,3 +42,39 @@ def test_status_without_ipam_never_imports_pyroute2():
     answer, loaded = run_entry("STATUS", json.dumps({**conf, "podIP": "10.1.0.5"}), "pyroute2 asyncio")
     assert answer == "" or json.loads(answer)["code"] == 50  # ready, or a kernel without VRF
     assert loaded == [], f"STATUS imported {loaded}"
+
+
+KRAFTY = Path(sys.executable).with_name("krafty")  # the installed entry point, as a runtime runs it
+
+
+def run_binary(argv: list[str], cni_command: str | None) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": "/usr/bin:/bin"}
+    if cni_command is not None:
+        env["CNI_COMMAND"] = cni_command
+    return subprocess.run([str(KRAFTY), *argv], env=env, input="", capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("tool", ["inspect", "gc"])
+def test_without_cni_command_a_subcommand_reaches_the_node_tools(tool):
+    proc = run_binary([tool, "--help"], None)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"usage: krafty {tool}"), f"krafty {tool} --help printed {proc.stdout!r}"
+
+
+@pytest.mark.parametrize("command", ["ADD", "DEL", "CHECK", "GC", "STATUS", ""])
+def test_with_cni_command_set_a_subcommand_never_reaches_the_node_tools(command):
+    """Any CNI_COMMAND, even an empty one, means a runtime is calling: the answer is CNI's."""
+    proc = run_binary(["inspect", "--help"], command)
+    assert "usage:" not in proc.stdout + proc.stderr, "a runtime's call reached the node tools"
+    answer = json.loads(proc.stdout)
+    assert proc.returncode == 1
+    assert error_violations(answer) == [], answer
+
+
+def test_version_with_a_subcommand_still_answers_version():
+    proc = run_binary(["gc", "--dry-run"], "VERSION")
+    assert proc.returncode == 0
+    assert json.loads(proc.stdout) == {
+        "cniVersion": "1.1.0",
+        "supportedVersions": ["0.3.1", "0.4.0", "1.0.0", "1.1.0"],
+    }

@@ -40,7 +40,9 @@ def setup(tmp_path, cni_path, version="1.1.0", supported=("1.1.0",), **ipam_opti
 
 
 def calls(tmp_path):
-    return (tmp_path / "calls").read_text().splitlines()
+    """What the fake plugin was asked, one "COMMAND cniVersion containerID" per call."""
+    log = tmp_path / "calls"
+    return log.read_text().splitlines() if log.exists() else []
 
 
 def test_add_execs_the_plugin_with_the_whole_config_and_parses_its_result(tmp_path, cni_path):
@@ -69,20 +71,126 @@ def test_legacy_results_with_ip_versions_parse(tmp_path, cni_path):
     assert str(result.ips[0].address) == "172.16.10.10/24"
 
 
-def test_no_common_version_is_error_1(tmp_path, cni_path):
-    conf, invocation = setup(tmp_path, cni_path, version="0.4.0", supported=["0.1.0", "0.2.0"])
+@pytest.mark.parametrize(
+    ("version", "supported"),
+    [
+        ("0.4.0", ["0.1.0", "0.2.0"]),
+        ("1.0.0", ["1.1.0"]),  # a plugin is never called in a version newer than the config's
+    ],
+)
+def test_no_common_version_is_error_1(tmp_path, cni_path, version, supported):
+    conf, invocation = setup(tmp_path, cni_path, version=version, supported=supported)
     with pytest.raises(CniError) as caught:
         ipam.find(conf, invocation)
     assert caught.value.code == INCOMPATIBLE_VERSION
+    assert caught.value.msg == f"IPAM plugin fake-ipam supports none of the versions up to {version}"
+    assert caught.value.details == ", ".join(supported)
 
 
-def test_the_plugins_error_object_is_passed_on_with_its_code(tmp_path, cni_path):
-    conf, invocation = setup(tmp_path, cni_path, fail={"code": 11, "msg": "range is full", "details": "d"})
+@pytest.mark.parametrize("answer", ["[]", "{}", '{"supportedVersions": "1.1.0"}'])
+def test_a_version_answer_without_supported_versions_is_103(tmp_path, cni_path, answer):
+    conf, invocation = setup(tmp_path, cni_path)
+    (cni_path / "fake-ipam").write_text(f"#!/bin/sh\necho '{answer}'\n")
+    with pytest.raises(CniError) as caught:
+        ipam.find(conf, invocation)
+    assert caught.value.code == IPAM_FAILED
+    assert caught.value.msg == "IPAM plugin fake-ipam answered VERSION without supportedVersions"
+
+
+@pytest.mark.parametrize(
+    ("version", "sent"),
+    [
+        ("0.3.1", []),
+        ("0.4.0", ["CHECK 0.4.0 c1"]),  # CHECK exists from 0.4.0 on
+        ("1.0.0", ["CHECK 1.0.0 c1"]),
+        ("1.1.0", ["CHECK 1.1.0 c1", "GC 1.1.0 c1", "STATUS 1.1.0 c1"]),  # GC and STATUS from 1.1.0 on
+        ("0.10.0", ["CHECK 0.10.0 c1"]),  # not a real version: "0.10.0" < "0.4.0" only as strings
+    ],
+)
+def test_check_gc_and_status_reach_the_plugin_only_in_versions_that_have_them(tmp_path, cni_path, version, sent):
+    conf, invocation = setup(tmp_path, cni_path)
+    plugin = ipam.IpamPlugin(cni_path / "fake-ipam", version)
+    ipam.check(plugin, conf, invocation)
+    ipam.gc(plugin, conf, invocation)
+    ipam.status(plugin, conf, invocation)
+    assert calls(tmp_path) == sent
+
+
+@pytest.mark.parametrize(
+    ("code", "msg"),
+    [
+        (11, "try again later"),
+        # What host-local says when its range is exhausted: Go's skel gives any plain error 999.
+        (999, "failed to allocate for range 0: no IP addresses available in range set: 172.16.10.10-172.16.10.250"),
+    ],
+)
+def test_the_plugins_error_object_is_passed_on_with_its_code(tmp_path, cni_path, code, msg):
+    conf, invocation = setup(tmp_path, cni_path, fail={"code": code, "msg": msg, "details": "d"})
     with pytest.raises(CniError) as caught:
         ipam.add(ipam.find(conf, invocation), conf, invocation)
-    assert (caught.value.code, caught.value.details) == (11, "d")
-    assert "range is full" in caught.value.msg
-    assert "fake-ipam" in caught.value.msg
+    assert (caught.value.code, caught.value.details) == (code, "d")
+    assert msg in caught.value.msg
+    assert "fake-ipam" in caught.value.msg, "the message must say the error is the IPAM plugin's"
+
+
+@pytest.mark.parametrize(
+    "behaviour",
+    [
+        {"exit": 3},  # nothing on stdout
+        {"fail": {"msg": "an object without a code"}},
+        {"fail": {"code": "11", "msg": "a code that is not a number"}},
+    ],
+)
+def test_a_plugin_failing_without_an_error_object_is_103(tmp_path, cni_path, behaviour):
+    conf, invocation = setup(tmp_path, cni_path, **behaviour)
+    with pytest.raises(CniError) as caught:
+        ipam.add(ipam.find(conf, invocation), conf, invocation)
+    assert caught.value.code == IPAM_FAILED
+    assert "fake-ipam ADD exited with" in caught.value.msg
+
+
+@pytest.mark.parametrize(
+    ("ips", "mentions"),
+    [
+        ([], "returned no IPv4 address"),
+        ([{"address": "fd00::5/64"}], "returned no IPv4 address"),
+        ([{"address": "10.9.9.9/24"}], "returned 10.9.9.9"),  # outside 172.16.10.0/24
+        ([{"address": "172.16.10.1/24"}], "returned 172.16.10.1"),  # the gateway
+        ([{"address": "172.16.10.0/24"}], "returned 172.16.10.0"),  # network address
+        ([{"address": "172.16.10.255/24"}], "returned 172.16.10.255"),  # broadcast address
+        ([{"address": "nonsense"}], "ADD returned an unusable result"),
+    ],
+)
+def test_an_unusable_allocation_is_103(tmp_path, cni_path, ips, mentions):
+    conf, invocation = setup(tmp_path, cni_path, ips=ips)
+    with pytest.raises(CniError) as caught:
+        ipam.add(ipam.find(conf, invocation), conf, invocation)
+    assert caught.value.code == IPAM_FAILED
+    assert f"IPAM plugin fake-ipam {mentions}" in caught.value.msg
+
+
+def test_an_unparsable_result_says_why_in_the_details(tmp_path, cni_path):
+    conf, invocation = setup(tmp_path, cni_path, ips=[{"address": "nonsense"}])
+    with pytest.raises(CniError) as caught:
+        ipam.add(ipam.find(conf, invocation), conf, invocation)
+    assert caught.value.details == "not a CNI result: Expected 4 octets in 'nonsense'"  # ipaddress's own words
+
+
+def test_a_plugin_that_hangs_is_stopped(tmp_path, cni_path, monkeypatch):
+    monkeypatch.setattr(ipam, "TIMEOUT_SECONDS", 0.5)
+    conf, invocation = setup(tmp_path, cni_path)
+    plugin = shell_plugin(cni_path, "#!/bin/sh\nexec sleep 30\n")
+    with pytest.raises(CniError) as caught:
+        ipam.add(plugin, conf, invocation)
+    assert (caught.value.code, caught.value.msg) == (IPAM_FAILED, "IPAM plugin sh-ipam ADD could not run")
+    assert "timed out after 0.5 seconds" in caught.value.details
+
+
+@pytest.mark.parametrize("address", ["172.16.10.2/24", "172.16.10.254/24"])
+def test_the_hosts_next_to_the_gateway_and_the_broadcast_are_usable(tmp_path, cni_path, address):
+    conf, invocation = setup(tmp_path, cni_path, ips=[{"address": address}])
+    result = ipam.add(ipam.find(conf, invocation), conf, invocation)
+    assert [str(ip.address) for ip in result.ips] == [address]
 
 
 def test_garbage_output_is_an_ipam_failure(tmp_path, cni_path):
@@ -91,6 +199,42 @@ def test_garbage_output_is_an_ipam_failure(tmp_path, cni_path):
     with pytest.raises(CniError) as caught:
         ipam.add(plugin, conf, invocation)
     assert caught.value.code == IPAM_FAILED
+    assert caught.value.msg == "IPAM plugin fake-ipam ADD printed something that is not JSON"
+
+
+def shell_plugin(cni_path: Path, script: str) -> ipam.IpamPlugin:
+    """A plugin that is a shell script, called directly (no VERSION negotiation)."""
+    path = cni_path / "sh-ipam"
+    path.write_text(script)
+    path.chmod(0o755)
+    return ipam.IpamPlugin(path, "1.1.0")
+
+
+@pytest.mark.parametrize(
+    ("stdout", "exit_status", "msg"),
+    [
+        ("", 2, "IPAM plugin sh-ipam ADD exited with 2"),
+        ("not json", 0, "IPAM plugin sh-ipam ADD printed something that is not JSON"),
+    ],
+)
+def test_the_plugins_stderr_is_the_errors_details(tmp_path, cni_path, stdout, exit_status, msg):
+    conf, invocation = setup(tmp_path, cni_path)
+    plugin = shell_plugin(
+        cni_path, f"#!/bin/sh\necho '{stdout}'\nprintf ' it broke \\377\\n' >&2\nexit {exit_status}\n"
+    )
+    with pytest.raises(CniError) as caught:
+        ipam.add(plugin, conf, invocation)
+    assert (caught.value.code, caught.value.msg) == (IPAM_FAILED, msg)
+    assert caught.value.details == "it broke \ufffd"  # stripped, undecodable bytes replaced
+
+
+def test_a_plugin_that_cannot_be_executed_is_103(tmp_path, cni_path):
+    conf, invocation = setup(tmp_path, cni_path)
+    plugin = shell_plugin(cni_path, "#!/nonexistent/interpreter\n")
+    with pytest.raises(CniError) as caught:
+        ipam.add(plugin, conf, invocation)
+    assert (caught.value.code, caught.value.msg) == (IPAM_FAILED, "IPAM plugin sh-ipam ADD could not run")
+    assert "No such file or directory" in caught.value.details
 
 
 def test_a_missing_or_non_executable_plugin_is_an_ipam_failure(tmp_path, cni_path):
@@ -99,7 +243,8 @@ def test_a_missing_or_non_executable_plugin_is_an_ipam_failure(tmp_path, cni_pat
     with pytest.raises(CniError) as caught:
         ipam.find(conf, invocation)
     assert caught.value.code == IPAM_FAILED
-    assert "not found" in caught.value.msg
+    assert caught.value.msg == "IPAM plugin 'fake-ipam' not found as an executable in CNI_PATH"
+    assert caught.value.details == f"/nonexistent:{cni_path}"
     (cni_path / "fake-ipam").unlink()
     with pytest.raises(CniError):
         ipam.find(conf, invocation)
@@ -109,7 +254,11 @@ def test_missing_cni_path_is_error_4(tmp_path, cni_path):
     conf, _ = setup(tmp_path, cni_path)
     with pytest.raises(CniError) as caught:
         ipam.find(conf, Invocation("ADD", "c1", "/x", "net1", (), {}))
-    assert caught.value.code == INVALID_ENVIRONMENT
+    assert (caught.value.code, caught.value.msg) == (
+        INVALID_ENVIRONMENT,
+        "CNI_PATH is required to find the IPAM plugin",
+    )
+    assert caught.value.details == "fake-ipam"
 
 
 def test_a_path_in_ipam_type_is_never_executed(tmp_path, cni_path):
