@@ -135,8 +135,15 @@ def test_del_cleans_up_after_add_was_killed(cni_runtime, cni_kill_at, cni_node, 
 def test_an_ipam_child_dies_with_its_plugin(cni_runtime, cni_kill_at, pod, net, clean, tmp_path):
     """A runtime whose call times out kills the plugin alone, not its process group: the IPAM
     plugin krafty started must not go on to allocate an address after the runtime's DEL."""
-    started = tmp_path / "ipam-started"
-    cni_runtime.install("slow-ipam", f"touch {started}\nsleep 3\nexec {cni_runtime.find('host-local')}\n")
+    started, request = tmp_path / "ipam-started", tmp_path / "ipam-request"
+    # Started = krafty has handed over the whole request (cat saw its end), so the kill cannot
+    # be what keeps host-local from allocating: only dying with krafty can.
+    host_local = cni_runtime.find("host-local")
+    cni_runtime.install(
+        "slow-ipam",
+        f'[ "$CNI_COMMAND" = ADD ] || exec {host_local}\n'
+        f"cat > {request}\ntouch {started}\nsleep 3\nexec {host_local} < {request}\n",
+    )
     conf = net.config()
     conf["ipam"]["type"] = "slow-ipam"
     killed = cni_kill_at(conf, pod, started.exists, ifname="net1", group=False)  # waits for the children
