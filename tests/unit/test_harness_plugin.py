@@ -23,3 +23,13 @@ def test_loading_the_plugin_imports_no_pyroute2_and_registers_no_autouse_fixture
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed" in done.stdout
+
+
+def test_the_readmes_example_is_the_file_that_runs_in_ci():
+    """The README shows examples/test_bridge_plugin.py; the netns layer runs that file."""
+    from pathlib import Path
+
+    root = Path(__file__).parents[2]
+    readme = (root / "README.md").read_text()
+    example = (root / "examples" / "test_bridge_plugin.py").read_text()
+    assert f"```python\n{example}```\n" in readme
