@@ -7,6 +7,8 @@ its config (host-local with a per-test `dataDir`) and a reader for host-local's 
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
@@ -52,6 +54,23 @@ def _is_ip(name: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_lock_file_left() -> Iterator[None]:
+    """krafty keeps /run/krafty/<network>.lock on a node for good; a test run must not.
+
+    Removed once the session is over, and never by an xdist worker (another worker may
+    still be locking it): inside the VM /run vanishes with the VM anyway.
+    """
+    lock_dir = Path("/run/krafty")
+    existed = lock_dir.exists()
+    yield
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    (lock_dir / f"{KraftyNetwork.name}.lock").unlink(missing_ok=True)
+    if not existed and lock_dir.exists() and not any(lock_dir.iterdir()):
+        lock_dir.rmdir()
 
 
 @pytest.fixture
