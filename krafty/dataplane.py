@@ -218,8 +218,12 @@ class Netns:
         return [_link(msg) for msg in self.ipr.link("dump")]
 
     def nsid_of(self, path: str) -> int | None:
-        """The id this namespace uses for the namespace at `path` (None: none assigned)."""
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        """The id this namespace uses for the namespace at `path` (None: none assigned, or the
+        namespace went away since it was listed: pods come and go while `inspect` runs)."""
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return None
         try:
             answer = self.ipr.get_netnsid(fd=fd)
         except NetlinkError:
