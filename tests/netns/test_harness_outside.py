@@ -38,7 +38,18 @@ def test_the_readme_example_runs_from_an_empty_directory_and_leaves_nothing(tmp_
 def test_the_plugin_can_be_turned_off(tmp_path):
     shutil.copy(EXAMPLE, tmp_path)
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-p", "no:krafty", "."],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            f"--basetemp={tmp_path / 'tmp'}",
+            "-p",
+            "no:krafty",
+            ".",
+        ],
         cwd=tmp_path,
         capture_output=True,
         text=True,

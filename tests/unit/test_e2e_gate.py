@@ -22,7 +22,17 @@ def run_e2e_layer(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
     empty.mkdir(exist_ok=True)
     base = {key: value for key, value in os.environ.items() if key not in ("KRAFTY_E2E", "CI")}
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-m", "e2e", "tests/e2e/test_validate.py"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            f"--basetemp={tmp_path / 'inner'}",
+            "-m",
+            "e2e",
+            "tests/e2e/test_validate.py",
+        ],
         cwd=ROOT,
         env={**base, "PATH": str(empty), **env},
         capture_output=True,
@@ -57,7 +67,8 @@ def test_the_harness_kind_lab_fixture_has_the_same_gate_outside_this_repository(
     empty = tmp_path / "empty-bin"
     empty.mkdir()
     base = {key: value for key, value in os.environ.items() if key not in ("KRAFTY_E2E", "CI")}
-    argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rs", "test_lab.py"]
+    argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--basetemp={tmp_path / 'inner'}", "-rs"]
+    argv.append("test_lab.py")
     cases = [({}, 0, "SKIPPED [1] "), ({"KRAFTY_E2E": "required"}, 1, "KRAFTY_E2E=required: ")]
     for extra, status, expected in cases:
         env = {**base, "PATH": str(empty), **extra}

@@ -14,7 +14,16 @@ def test_loading_the_plugin_imports_no_pyroute2_and_registers_no_autouse_fixture
         "    assert not [f for f in request.fixturenames if f.startswith('cni_')]\n"
     )
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "test_plain.py"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            f"--basetemp={tmp_path / 'inner'}",
+            "test_plain.py",
+        ],
         cwd=tmp_path,
         capture_output=True,
         text=True,
