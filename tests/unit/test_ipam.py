@@ -272,3 +272,32 @@ def test_a_path_in_ipam_type_is_never_executed(tmp_path, cni_path):
     }
     with pytest.raises(CniError):
         config.parse(json.dumps(doc).encode())
+
+
+def test_the_ipam_plugin_dies_with_krafty(tmp_path):
+    """A runtime whose call times out kills krafty alone: the IPAM plugin must not live on
+    to allocate after the runtime's DEL (PR_SET_PDEATHSIG)."""
+    import os
+    import signal
+    import time
+
+    from krafty.ipam import _exec
+
+    started, finished = tmp_path / "started", tmp_path / "finished"
+    plugin = tmp_path / "slow-ipam"
+    plugin.write_text(f"#!/bin/sh\ntouch {started}\nsleep 2\ntouch {finished}\n")
+    plugin.chmod(0o755)
+    pid = os.fork()
+    if pid == 0:  # krafty, running its IPAM plugin
+        try:
+            _exec(plugin, "ADD", {}, Invocation("ADD"))
+        finally:
+            os._exit(0)
+    deadline = time.monotonic() + 30
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert started.exists(), "the IPAM plugin never started"
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    time.sleep(3)
+    assert not finished.exists(), "the IPAM plugin outlived krafty"
