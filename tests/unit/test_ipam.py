@@ -287,6 +287,10 @@ def test_the_ipam_plugin_dies_with_krafty(tmp_path):
     plugin = tmp_path / "slow-ipam"
     plugin.write_text(f"#!/bin/sh\ntouch {started}\nsleep 2\ntouch {finished}\n")
     plugin.chmod(0o755)
+    quick = tmp_path / "quick-ipam"
+    quick.write_text("#!/bin/sh\n")
+    quick.chmod(0o755)
+    _exec(quick, "ADD", {}, Invocation("ADD"))  # here too, so mutation testing sees this test use _exec
     pid = os.fork()
     if pid == 0:  # krafty, running its IPAM plugin
         try:

@@ -234,3 +234,11 @@ def test_each_plugin_of_a_list_gets_the_lists_name_version_prev_result_and_decla
 def test_a_single_config_runs_as_a_list_of_one():
     single = {"cniVersion": "0.4.0", "name": "n", "type": "bridge", "bridge": "br0"}
     assert as_list(single) == {"cniVersion": "0.4.0", "name": "n", "plugins": [{"type": "bridge", "bridge": "br0"}]}
+
+
+def test_without_an_interfaces_list_no_index_is_in_range():
+    doc = {"cniVersion": "1.1.0", "interfaces": "eth0", "ips": [{"address": "10.0.0.2/24", "interface": 0}]}
+    assert result_violations(doc, "1.1.0") == [
+        "result: interfaces must be a list",
+        "result: ips[0].interface must index interfaces (0..-1)",
+    ]
