@@ -156,12 +156,11 @@ def test_an_interrupted_adds_device_is_reused_by_its_own_attachment_and_refused_
 def test_a_repeated_add_reuses_the_vrf_and_the_bridge(cni_runtime, cni_kill_at, cni_node, pod, net, clean):
     cid = new_container_id()
     bridge = f"krb{cid[:12]}"
-    killed = cni_kill_at(net.config(), pod, lambda: bridge in cni_node.links(), container_id=cid, ifname="net1")
+    cni_kill_at(net.config(), pod, lambda: bridge in cni_node.links(), container_id=cid, ifname="net1")
     before = {name: cni_node.link(name).index for name in (f"krv{cid[:12]}", bridge)}
     added = cni_runtime.add(net.config(), pod, container_id=cid, ifname="net1")  # the runtime's retry
     assert {name: cni_node.link(name).index for name in before} == before
     cni_runtime.delete(added)
-    del killed
     clean(pod)
 
 

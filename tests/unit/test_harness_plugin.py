@@ -42,3 +42,11 @@ def test_the_readmes_example_is_the_file_that_runs_in_ci():
     readme = (root / "README.md").read_text()
     example = (root / "examples" / "test_bridge_plugin.py").read_text()
     assert f"```python\n{example}```\n" in readme
+
+
+def test_a_missing_qemu_is_named_whatever_else_is_there(monkeypatch, tmp_path):
+    """Where no VM can run, the cni_kernel tests skip (or fail in CI) with this reason."""
+    from krafty.testing.kernel import vm_unavailable
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert vm_unavailable() == "qemu-system-x86_64 is missing (install qemu-system-x86)"
