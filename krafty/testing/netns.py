@@ -102,6 +102,17 @@ class Netns:
         self.removed = False
         self.snapshot: dict[str, Any] = {}
 
+    @classmethod
+    def from_path(cls, path: str | os.PathLike[str], role: str = "") -> Netns:
+        """A namespace this object did not make (a runtime's `CNI_NETNS`, say): read, never removed."""
+        ns = cls.__new__(cls)
+        ns.role = role
+        ns.path = os.fspath(path)
+        ns.name = Path(ns.path).name
+        ns.removed = True  # not ours: remove() leaves it alone
+        ns.snapshot = {}
+        return ns
+
     def __repr__(self) -> str:
         return f"Netns({self.name!r})"
 
