@@ -7,17 +7,27 @@ seen to die of SIGKILL; otherwise the test fails and says which of the two did n
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import json
 import os
 import signal
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from krafty.testing.netns import Netns
-from krafty.testing.runtime import Attachment, Runtime, as_list, new_container_id, plugin_config
+from krafty.testing.runtime import (
+    Attachment,
+    Runtime,
+    cni_args,
+    kill_group,
+    network_list,
+    new_container_id,
+    plugin_config,
+    start,
+)
 
 Milestone = Callable[[], bool]
 
@@ -30,45 +40,57 @@ def kill_at(
     *,
     container_id: str | None = None,
     ifname: str = "eth0",
+    args: Mapping[str, str] | None = None,
+    capability_args: Mapping[str, Any] | None = None,
     group: bool = True,
     poll: float = 0.005,
     timeout: float | None = None,
 ) -> Attachment:
-    """Start the first plugin's ADD, SIGKILL it once `milestone()` is true, return the
-    attachment for the DEL a runtime would send next.
+    """Start the first plugin's ADD (with CNI_ARGS and runtimeConfig as `add()` passes them),
+    SIGKILL it once `milestone()` is true, return the attachment for the DEL a runtime would
+    send next. The attachment is in `runtime.attachments` from the start, so the teardown
+    DELs it whatever happens.
 
     `group=True` kills the plugin's whole process group (IPAM children included), as a
     runtime that kills a cgroup would; `group=False` kills only the plugin process, as a
     runtime whose call timed out does, and then waits for its children to finish.
     """
-    conflist = as_list(config)
-    conf = plugin_config(conflist, conflist["plugins"][0])
-    attachment = Attachment(dict(config), container_id or new_container_id(), ifname, netns)
-    # Files, not pipes: a child left running (group=False) must not block reading them.
+    conflist = network_list(config)
+    conf = plugin_config(conflist, conflist["plugins"][0], None, capability_args)
+    attachment = Attachment(
+        copy.deepcopy(dict(config)),
+        container_id or new_container_id(),
+        ifname,
+        netns,
+        None,
+        copy.deepcopy(args),
+        copy.deepcopy(capability_args),
+    )
+    argv = runtime.argv(runtime.find(conf["type"]))
+    env = runtime.environment("ADD", attachment.container_id, attachment.netns_path, ifname, cni_args(args))
+    seconds = timeout or runtime.timeout
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(
-            runtime.argv(runtime.find(conf["type"])),
-            stdin=subprocess.PIPE,
-            stdout=out,
-            stderr=err,
-            env=runtime.environment("ADD", attachment.container_id, attachment.netns_path, ifname),
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + (timeout or runtime.timeout)
-        reached = False
+        proc = start(argv, env, out, err)
+        runtime.attachments.append(attachment)  # the ADD has started: a runtime DELs it next
+        deadline = time.monotonic() + seconds
+        reached = expired = False
         try:
             assert proc.stdin is not None
-            proc.stdin.write(json.dumps(conf).encode())
-            proc.stdin.close()
-            while proc.poll() is None and time.monotonic() < deadline:
+            with contextlib.suppress(BrokenPipeError):  # a plugin need not read all of stdin
+                proc.stdin.write(json.dumps(conf).encode())
+                proc.stdin.close()
+            while proc.poll() is None:
                 if milestone():
                     reached = True
+                    break
+                if time.monotonic() >= deadline:
+                    expired = True
                     break
                 time.sleep(poll)
         finally:
             if proc.poll() is None:
                 if group:
-                    os.killpg(proc.pid, signal.SIGKILL)
+                    kill_group(proc.pid)
                 else:
                     proc.send_signal(signal.SIGKILL)
             status = proc.wait()
@@ -76,12 +98,17 @@ def kill_at(
                 _wait_for_group(proc.pid, deadline)
         out.seek(0)
         err.seek(0)
-        stdout, stderr = out.read(), err.read()
-    assert reached, (
-        f"ADD never reached the milestone: it {'exited with ' + str(status) if status >= 0 else 'was killed'} "
-        f"first\nstdout: {stdout.decode(errors='replace')[:500]}\nstderr: {stderr.decode(errors='replace')[-2000:]}"
-    )
-    assert status == -signal.SIGKILL, f"ADD finished (status {status}) before SIGKILL reached it"
+        stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
+    output = f"\nstdout: {stdout[:500]}\nstderr: {stderr[-2000:]}"
+    if expired:
+        raise AssertionError(
+            f"ADD never reached the milestone within {seconds:g} s: the harness killed it at its deadline{output}"
+        )
+    if not reached:
+        how = f"exited with {status}" if status >= 0 else f"was killed by signal {-status}"
+        raise AssertionError(f"ADD never reached the milestone: it {how} first{output}")
+    if status != -signal.SIGKILL:
+        raise AssertionError(f"ADD finished (status {status}) before SIGKILL reached it{output}")
     return attachment
 
 
@@ -93,5 +120,5 @@ def _wait_for_group(pgid: int, deadline: float) -> None:
         except ProcessLookupError:
             return
         time.sleep(0.01)
-    os.killpg(pgid, signal.SIGKILL)
+    kill_group(pgid)
     raise AssertionError(f"process group {pgid} still ran at the deadline and was killed")
