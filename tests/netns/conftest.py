@@ -8,6 +8,7 @@ its config (host-local with a per-test `dataDir`) and a reader for host-local's 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from ipaddress import ip_address
 from pathlib import Path
@@ -71,6 +72,13 @@ def _no_lock_file_left() -> Iterator[None]:
     (lock_dir / f"{KraftyNetwork.name}.lock").unlink(missing_ok=True)
     if not existed and lock_dir.exists() and not any(lock_dir.iterdir()):
         lock_dir.rmdir()
+
+
+@pytest.fixture(autouse=True)
+def _krafty_installed(request: pytest.FixtureRequest) -> None:
+    """krafty on CNI_PATH for the tests that run plugins: the harness installs nothing itself."""
+    if "cni_runtime" in request.fixturenames:
+        request.getfixturevalue("cni_runtime").install("krafty", Path(sys.executable).with_name("krafty"))
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from krafty.testing import CniCallError
+from krafty.testing import CniCallError, CniExecError, CniTimeout
 
 # A plugin that logs each call (verb, its type, stdin, CNI_* variables) and answers ADD with
 # the prevResult it got plus an interface named after itself.
@@ -104,7 +104,7 @@ def test_a_conflist_runs_as_libcni_runs_it(cni_runtime, cni_netns, stubs):
 
 
 def test_disable_check_gc_and_status_and_version(cni_runtime, stubs):
-    cni_runtime.check(cni_runtime.add({**CONFLIST, "disableCheck": True}, "/proc/self/ns/net"))
+    assert cni_runtime.check(cni_runtime.add({**CONFLIST, "disableCheck": True}, "/proc/self/ns/net")) is False
     assert "CHECK" not in [c["env"]["CNI_COMMAND"] for c in stubs()]
     keep = cni_runtime.attachments[0]
     cni_runtime.gc({**CONFLIST, "disableGC": True}, valid=[keep])
@@ -113,7 +113,7 @@ def test_disable_check_gc_and_status_and_version(cni_runtime, stubs):
     gcs = [c for c in stubs() if c["env"]["CNI_COMMAND"] == "GC"]
     assert [c["type"] for c in gcs] == ["a", "b", "c"]
     valid = [{"containerID": keep.container_id, "ifname": "eth0"}]
-    assert all(c["conf"]["cni.dev/valid-attachments"] == valid for c in gcs)
+    assert all(c["conf"]["cni.dev/valid-attachments"] == c["conf"]["cni.dev/attachments"] == valid for c in gcs)
     cni_runtime.status(CONFLIST)
     assert [c["type"] for c in stubs() if c["env"]["CNI_COMMAND"] == "STATUS"] == ["a", "b", "c"]
     assert cni_runtime.version("a")["supportedVersions"] == ["0.4.0", "1.0.0", "1.1.0"]
@@ -137,15 +137,19 @@ def test_kill_at_fails_when_the_milestone_is_never_reached(cni_runtime, cni_kill
 
 def test_kill_at_kills_at_the_milestone_and_says_so(cni_runtime, cni_kill_at, tmp_path):
     started = tmp_path / "started"
-    cni_runtime.install("slow", f"touch {started}\nexec sleep 60\n")
+    cni_runtime.install("slow", f'[ "$CNI_COMMAND" = ADD ] || exit 0\ntouch {started}\nexec sleep 60\n')
     attachment = cni_kill_at({"cniVersion": "1.0.0", "name": "n", "type": "slow"}, "/x", started.exists)
     assert attachment.container_id and attachment.result is None
+    assert cni_runtime.attachments == [attachment], "the teardown sends its DEL"
+
+
+FORKS = "(sleep 1; touch {}) &\ntouch {}\nexec sleep 60\n"
 
 
 def test_kill_at_kills_the_plugins_children_with_it(cni_runtime, cni_kill_at, tmp_path):
     """As a runtime killing the plugin's cgroup: an IPAM child dies with the plugin."""
     started, child_done = tmp_path / "started", tmp_path / "child-done"
-    cni_runtime.install("forks", f"(sleep 1; touch {child_done}) &\ntouch {started}\nexec sleep 60\n")
+    cni_runtime.install("forks", f'[ "$CNI_COMMAND" = ADD ] || exit 0\n{FORKS.format(child_done, started)}')
     cni_kill_at({"cniVersion": "1.0.0", "name": "n", "type": "forks"}, "/x", started.exists)
     time.sleep(2)
     assert not child_done.exists(), "the plugin's child survived the kill"
@@ -153,7 +157,7 @@ def test_kill_at_kills_the_plugins_children_with_it(cni_runtime, cni_kill_at, tm
 
 def test_kill_at_without_the_group_waits_for_the_plugins_children(cni_runtime, cni_kill_at, tmp_path):
     started, child_done = tmp_path / "started", tmp_path / "child-done"
-    cni_runtime.install("forks", f"(sleep 1; touch {child_done}) &\ntouch {started}\nexec sleep 60\n")
+    cni_runtime.install("forks", f'[ "$CNI_COMMAND" = ADD ] || exit 0\n{FORKS.format(child_done, started)}')
     cni_kill_at({"cniVersion": "1.0.0", "name": "n", "type": "forks"}, "/x", started.exists, group=False)
     assert child_done.exists(), "the child outlived the plugin and was waited for"
 
@@ -205,6 +209,106 @@ def test_teardown_deletes_what_the_test_left_attached_and_fails_if_that_fails(tm
     assert failed.returncode == 1 and "DEL at teardown failed" in failed.stdout, failed.stdout
 
 
+# A shell plugin that logs "<verb> <its name>" and answers ADD; its DEL does what it is told.
+LOGGED = """echo "$CNI_COMMAND ${{0##*/}}" >> {log}
+case "$CNI_COMMAND" in
+ADD) echo '{{"cniVersion": "1.0.0"}}' ;;
+DEL) {on_del} ;;
+esac
+"""
+
+
+def test_teardown_deletes_every_attachment_and_reports_every_failure(tmp_path):
+    """One DEL that fails, whatever it raises, stops no other; each failure is listed."""
+    log = tmp_path / "calls.log"
+    plugins = {
+        "refuses": """echo '{"code": 11, "msg": "busy"}'; exit 1""",
+        "ok": "exit 0",
+        "talks": "echo chatter",
+    }
+    source = f"""
+        PLUGINS = { ({name: LOGGED.format(log=log, on_del=on_del) for name, on_del in plugins.items()})!r}
+
+        def test_leaves_three(cni_runtime):
+            assert list(cni_runtime.plugin_dir.iterdir()) == [], "the harness installs no plugin of its own"
+            for name, script in PLUGINS.items():
+                cni_runtime.install(name, script)
+                cni_runtime.add({{"cniVersion": "1.0.0", "name": name, "type": name}}, "/proc/self/ns/net")
+    """
+    done = run_pytest(tmp_path, source)
+    assert log.read_text().splitlines() == [
+        "ADD refuses", "ADD ok", "ADD talks", "DEL talks", "DEL ok", "DEL refuses",
+    ]  # fmt: skip
+    assert done.returncode == 1 and "DEL at teardown failed" in done.stdout, done.stdout
+    assert "CniSpecViolation: talks DEL: stdout must carry only JSON" in done.stdout, done.stdout
+    assert "CniCallError: refuses DEL: code 11: busy" in done.stdout, done.stdout
+
+
+def test_a_failed_chain_is_deleted_at_teardown_and_its_reservation_released(tmp_path):
+    """Debian's bridge + host-local, then a plugin that fails ADD: CRI's DEL after the failed ADD
+    (the fixture's, at teardown) releases the address host-local reserved."""
+    store = tmp_path / "ipam"
+    conflist = {
+        "cniVersion": "1.0.0",
+        "name": "failchain",
+        "plugins": [
+            {"type": "bridge", "bridge": "cni-fail0", "ipam": {"type": "host-local", "subnet": "10.250.9.0/24",
+                                                               "dataDir": str(store)}},
+            {"type": "fails"},
+        ],
+    }  # fmt: skip
+    source = f"""
+        import pytest
+        from pathlib import Path
+        from krafty.testing import CniCallError
+
+        FAILS = '[ "$CNI_COMMAND" = ADD ] && {{ echo \\'{{"code": 11, "msg": "no"}}\\'; exit 1; }}\\nexit 0\\n'
+
+        def test_second_plugin_fails(cni_runtime, cni_netns):
+            cni_runtime.install("fails", FAILS)
+            with pytest.raises(CniCallError) as failed:
+                cni_runtime.add({conflist!r}, cni_netns())
+            assert failed.value.plugin == "fails"
+            assert cni_runtime.attachments == [failed.value.attachment]
+            assert [p.name for p in Path({str(store / "failchain")!r}).iterdir() if p.name.startswith("10.")]
+    """
+    done = run_pytest(tmp_path, source)
+    assert done.returncode == 0, done.stdout
+    assert [p.name for p in (store / "failchain").iterdir() if p.name.startswith("10.")] == [], "reservation left"
+
+
+def test_a_plugin_that_cannot_be_executed_is_an_exec_error_not_a_call_error(cni_runtime, cni_netns):
+    cni_runtime.install("broken", "#!/nonexistent/interpreter\n")
+    with pytest.raises(CniExecError, match=r"broken ADD: cannot execute .*broken: No such file or directory"):
+        cni_runtime.add({"cniVersion": "1.0.0", "name": "n", "type": "broken"}, cni_netns())
+    with pytest.raises(CniExecError, match="failed to find plugin 'nowhere'") as missing:
+        cni_runtime.add({"cniVersion": "1.0.0", "name": "n", "type": "nowhere"}, cni_netns())
+    assert not isinstance(missing.value, CniCallError) and missing.value.attachment is not None
+    assert cni_runtime.attachments == [], "no plugin ran: nothing to DEL"
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie waiting to be reaped."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+
+
+def test_a_timeout_kills_the_plugins_process_group(cni_runtime, cni_netns, tmp_path):
+    pid_file = tmp_path / "child.pid"
+    script = f'[ "$CNI_COMMAND" = ADD ] || exit 0\nsleep 60 &\necho $! > {pid_file}\nexec sleep 60\n'
+    cni_runtime.install("slow", script)
+    cni_runtime.timeout = 1
+    with pytest.raises(CniTimeout, match=r"^slow ADD did not finish within 1 s: its process group was killed$"):
+        cni_runtime.add({"cniVersion": "1.0.0", "name": "n", "type": "slow"}, cni_netns())
+    child = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while running(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not running(child), "the plugin's child (an IPAM plugin, say) outlived the timeout"
+
+
 def test_a_namespace_that_cannot_be_removed_is_reported(tmp_path):
     """An `ip` that refuses `netns delete`: the fixture must fail the test, not ignore it."""
     bin_dir = tmp_path / "bin"
@@ -213,17 +317,18 @@ def test_a_namespace_that_cannot_be_removed_is_reported(tmp_path):
         '#!/bin/sh\n[ "$1 $2" = "netns delete" ] && { echo busy >&2; exit 1; }\nexec /sbin/ip "$@"\n'
     )
     (bin_dir / "ip").chmod(0o755)
-    before = set(os.listdir("/run/netns"))
+    made = tmp_path / "made"
     done = run_pytest(
         tmp_path,
-        """
+        f"""
+        from pathlib import Path
+
         def test_makes_one(cni_netns):
-            cni_netns()
+            Path({str(made)!r}).write_text(cni_netns().name)
         """,
         PATH=f"{bin_dir}:{os.environ['PATH']}",
     )
-    for name in set(os.listdir("/run/netns")) - before:  # what the refused delete left
-        subprocess.run(["ip", "netns", "delete", name], check=False)
+    subprocess.run(["ip", "netns", "delete", made.read_text()], check=True)  # only what the refused delete left
     assert done.returncode == 1, done.stdout
     assert "namespaces not removed" in done.stdout and "busy" in done.stdout, done.stdout
 

@@ -1,0 +1,537 @@
+"""The Runtime behaves as libcni does (libcni/api.go, libcni/conf.go, pkg/invoke), without root.
+
+Plugins here are recording stubs written to tmp_path and run directly (no nsenter). Every
+expected value is libcni's behaviour written out, or a literal.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from krafty.testing import (
+    Attachment,
+    CniCallError,
+    CniExecError,
+    CniRuntimeError,
+    CniSpecViolation,
+    CniTimeout,
+    Runtime,
+    check_answer,
+    kill_at,
+)
+from krafty.testing.runtime import CallOutput
+
+NETNS = "/var/run/netns/pod"
+
+# Logs every call (verb, type, stdin, environment) and acts on its own config: it fails the
+# verbs listed in "fail" with error code 11, prints "say" on the verbs listed in "say-on",
+# sleeps "sleep" seconds (after starting a child that records its pid) on "slow-on".
+STUB = textwrap.dedent(
+    """\
+    #!{python}
+    import json, os, subprocess, sys, time
+    conf = json.load(sys.stdin)
+    cmd = os.environ["CNI_COMMAND"]
+    with open({log!r}, "a") as log:
+        log.write(json.dumps({{"cmd": cmd, "type": conf.get("type"), "conf": conf, "env": dict(os.environ)}}) + "\\n")
+    if cmd in conf.get("slow-on", []):
+        child = subprocess.Popen(["sleep", "60"])
+        open({log!r} + ".child", "w").write(str(child.pid))
+        time.sleep(conf.get("sleep", 60))
+    if cmd in conf.get("say-on", []):
+        print(conf["say"])
+        sys.exit(0)
+    if cmd in conf.get("fail", []):
+        print(json.dumps({{"code": 11, "msg": conf["type"] + " failed"}}))
+        sys.exit(1)
+    if cmd == "ADD":
+        result = conf.get("prevResult") or {{"cniVersion": conf["cniVersion"], "interfaces": [], "ips": []}}
+        result["interfaces"].append({{"name": conf["type"]}})
+        print(json.dumps(result))
+    """
+)
+
+
+class LocalRuntime(Runtime):
+    """Runs the plugin itself, in this namespace: enough for everything but the kernel."""
+
+    def argv(self, executable: Path | str) -> list[str]:
+        return [str(executable)]
+
+
+@pytest.fixture
+def runtime(tmp_path):
+    plugin_dir = tmp_path / "bin"
+    plugin_dir.mkdir()
+    runtime = LocalRuntime(None, [], tmp_path / "cache", plugin_dir=plugin_dir, timeout=20)  # type: ignore[arg-type]
+    runtime.log = tmp_path / "calls.jsonl"
+    for name in ("a", "b", "c"):
+        runtime.install(name, STUB.format(python=sys.executable, log=str(runtime.log)))
+    return runtime
+
+
+def calls(runtime) -> list[dict]:
+    return [json.loads(line) for line in runtime.log.read_text().splitlines()] if runtime.log.exists() else []
+
+
+def verbs(runtime) -> list[tuple[str, str]]:
+    return [(c["cmd"], c["type"]) for c in calls(runtime)]
+
+
+def conflist(version="1.1.0", *plugins, **keys) -> dict:
+    return {"cniVersion": version, "name": "chain", "plugins": list(plugins or [{"type": "a"}, {"type": "b"}]), **keys}
+
+
+# --- 1. CHECK -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", ["0.1.0", "0.2.0", "0.3.0", "0.3.1"])
+def test_check_below_0_4_0_is_refused_as_libcni_refuses(runtime, version):
+    added = runtime.add(conflist(version), NETNS)
+    with pytest.raises(CniRuntimeError, match=f'configuration version "{version}" does not support the CHECK command'):
+        runtime.check(added)
+    with pytest.raises(CniRuntimeError, match="does not support the CHECK command"):  # version first, then disableCheck
+        runtime.check(added.config | {"disableCheck": True}, NETNS, container_id=added.container_id)
+    assert "CHECK" not in [verb for verb, _ in verbs(runtime)]
+
+
+def test_check_says_whether_it_ran(runtime):
+    added = runtime.add(conflist(), NETNS)
+    assert runtime.check(added) is True
+    assert verbs(runtime)[2:] == [("CHECK", "a"), ("CHECK", "b")]
+    skipped = runtime.add(conflist(disableCheck=True), NETNS)
+    assert runtime.check(skipped) is False
+    assert runtime.check(runtime.add(conflist(disableCheck="TRUE"), NETNS)) is False, "libcni's readBool: any case"
+    assert [verb for verb, _ in verbs(runtime)].count("CHECK") == 2
+
+
+def test_a_single_configs_disable_check_is_not_a_list_flag(runtime):
+    """libcni's ConfListFromConf keeps only name, cniVersion and the plugin: CHECK runs."""
+    added = runtime.add({"cniVersion": "1.0.0", "name": "one", "type": "a", "disableCheck": True}, NETNS)
+    assert runtime.check(added) is True
+    assert verbs(runtime)[-1] == ("CHECK", "a")
+
+
+def test_a_disable_check_that_is_not_a_boolean_is_refused(runtime):
+    with pytest.raises(CniRuntimeError, match='invalid value "yes" for disableCheck'):
+        runtime.add(conflist(disableCheck="yes"), NETNS)
+    assert calls(runtime) == []
+
+
+def test_check_without_a_cached_result_runs_without_prev_result(runtime):
+    """libcni's getCachedResult returns no result (and no error) when the file is missing."""
+    assert runtime.check(conflist(), NETNS, container_id="never-added") is True
+    checks = calls(runtime)
+    assert [c["cmd"] for c in checks] == ["CHECK", "CHECK"]
+    assert all("prevResult" not in c["conf"] for c in checks)
+
+
+def test_check_with_a_corrupt_cache_is_refused(runtime):
+    added = runtime.add(conflist(), NETNS)
+    (runtime.cache_dir / "results" / f"chain-{added.container_id}-eth0").write_text("{garbage")
+    with pytest.raises(CniRuntimeError, match="failed to get network 'chain' cached result"):
+        runtime.check(added)
+    assert "CHECK" not in [verb for verb, _ in verbs(runtime)]
+
+
+def test_check_and_delete_take_the_same_forms(runtime):
+    added = runtime.add(conflist(), NETNS, container_id="cid1", ifname="net1")
+    assert runtime.check(conflist(), NETNS, container_id="cid1", ifname="net1") is True
+    runtime.delete(conflist(), NETNS, container_id="cid1", ifname="net1")
+    later = calls(runtime)[2:]
+    assert [(c["cmd"], c["type"]) for c in later] == [("CHECK", "a"), ("CHECK", "b"), ("DEL", "b"), ("DEL", "a")]
+    assert all(c["conf"]["prevResult"] == added.result for c in later), "the cache of (chain, cid1, net1)"
+    assert runtime.attachments == []
+    with pytest.raises(ValueError, match="needs container_id="):
+        runtime.check(conflist(), NETNS)
+    with pytest.raises(TypeError, match="takes an Attachment or a network config"):
+        runtime.delete(None)
+
+
+# --- 2. a plugin that cannot be run -------------------------------------------------------
+
+
+def test_exec_error_is_not_a_call_error():
+    assert not issubclass(CniExecError, CniCallError)
+
+
+def test_a_missing_plugin_is_an_exec_error_with_the_attachment(runtime):
+    with pytest.raises(CniExecError, match="failed to find plugin 'nowhere'") as failed:
+        runtime.add({"cniVersion": "1.0.0", "name": "n", "type": "nowhere"}, NETNS)
+    assert (failed.value.plugin, failed.value.command) == ("nowhere", "ADD")
+    assert failed.value.attachment is not None and failed.value.attachment.network == "n"
+    assert runtime.attachments == [], "nothing ran, so nothing awaits a DEL"
+
+
+def test_the_first_regular_file_on_the_path_is_the_plugin_even_when_not_executable(runtime, tmp_path):
+    """libcni's FindInPath stops at the first regular file; exec then fails on it."""
+    later = tmp_path / "later"
+    later.mkdir()
+    runtime.cni_path.append(str(later))
+    runtime.install("p", "exit 0").chmod(0o644)
+    (later / "p").write_text("#!/bin/sh\nexit 0\n")
+    (later / "p").chmod(0o755)
+    with pytest.raises(CniExecError, match="plugin 'p' is not executable"):
+        runtime.add({"cniVersion": "1.0.0", "name": "n", "type": "p"}, NETNS)
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"cniVersion": "1.0.0", "name": "n"}, "the config has no `type`"),
+        ({"cniVersion": "1.0.0", "name": "n", "type": ""}, "the config has no `type`"),
+        ({"cniVersion": "1.0.0", "name": "n", "type": 7}, "the config has no `type`"),
+        ({"cniVersion": "1.0.0", "name": "n", "plugins": [{"type": "a"}, {}]}, r"plugins\[1\]: the config has no"),
+        ({"cniVersion": "1.0.0", "name": "n", "type": "../bin/a"}, "invalid plugin name '../bin/a'"),
+    ],
+)
+def test_a_type_that_is_missing_or_not_a_file_name_is_an_exec_error(runtime, config, message):
+    with pytest.raises(CniExecError, match=message):
+        runtime.add(config, NETNS)
+    assert calls(runtime) == [], "libcni loads the whole list first: no plugin runs"
+
+
+def test_a_plugin_whose_interpreter_is_missing_is_an_exec_error(runtime):
+    runtime.install("broken", "#!/nonexistent/interpreter\n")
+    with pytest.raises(CniExecError, match="broken ADD: cannot execute"):
+        runtime.add({"cniVersion": "1.0.0", "name": "n", "type": "broken"}, NETNS)
+
+
+def test_nsenters_exec_failure_is_an_exec_error(runtime, monkeypatch):
+    """Through nsenter the exec fails in the child: its message and status 126/127 say so."""
+    refuse = 'echo "nsenter: failed to execute $0: x" >&2; exit 127'
+    monkeypatch.setattr(LocalRuntime, "argv", lambda self, exe: ["sh", "-c", refuse, str(exe)])
+    with pytest.raises(CniExecError, match=r"a ADD: cannot execute .*/a: x"):
+        runtime.add({"cniVersion": "1.0.0", "name": "n", "type": "a"}, NETNS)
+
+
+FAILURES = {
+    "CniCallError": ({"type": "b", "fail": ["ADD"]}, CniCallError),
+    "CniSpecViolation": ({"type": "b", "say-on": ["ADD"], "say": "log line"}, CniSpecViolation),
+    "CniExecError": ({"type": "missing"}, CniExecError),
+    "CniTimeout": ({"type": "b", "slow-on": ["ADD"], "sleep": 30}, CniTimeout),
+}
+
+
+@pytest.mark.parametrize("failure", FAILURES)
+def test_every_failed_add_carries_its_attachment_and_awaits_its_del(runtime, failure):
+    second, kind = FAILURES[failure]
+    runtime.timeout = 2
+    with pytest.raises(kind) as failed:
+        runtime.add(conflist("1.0.0", {"type": "a"}, second), NETNS, container_id="cid9")
+    attachment = failed.value.attachment
+    assert (attachment.container_id, attachment.result) == ("cid9", None)
+    assert runtime.attachments == [attachment], "a runtime always sends DEL after a failed ADD"
+    assert not (runtime.cache_dir / "results" / "chain-cid9-eth0").exists(), "libcni caches only a whole ADD"
+
+
+# --- 4. GC ---------------------------------------------------------------------------------
+
+
+def test_gc_deletes_the_stale_cached_attachments_then_gcs_every_plugin(runtime):
+    keep = runtime.add(conflist(), NETNS, container_id="keep")
+    runtime.add(conflist(), "/var/run/netns/p2", container_id="pair", ifname="net1")
+    runtime.add(conflist(), "/var/run/netns/p3", container_id="stale", args={"K": "v"}, capability_args={"x": 1})
+    runtime.add({**conflist(), "name": "other"}, NETNS, container_id="stale2")
+    before = len(calls(runtime))
+    runtime.gc(conflist(), valid=[keep, ("pair", "net1")])
+    done = calls(runtime)[before:]
+    assert [(c["cmd"], c["type"], c["env"]["CNI_CONTAINERID"]) for c in done] == [
+        ("DEL", "b", "stale"),
+        ("DEL", "a", "stale"),
+        ("GC", "a", ""),
+        ("GC", "b", ""),
+    ]
+    assert done[0]["env"]["CNI_NETNS"] == "/var/run/netns/p3" and done[0]["env"]["CNI_ARGS"] == "K=v", "from the cache"
+    listed = [{"containerID": "keep", "ifname": "eth0"}, {"containerID": "pair", "ifname": "net1"}]
+    for gc in done[2:]:
+        assert gc["conf"]["cni.dev/valid-attachments"] == listed
+        assert gc["conf"]["cni.dev/attachments"] == listed
+        assert (gc["conf"]["name"], gc["conf"]["cniVersion"]) == ("chain", "1.1.0")
+        assert "prevResult" not in gc["conf"] and "runtimeConfig" not in gc["conf"]
+    assert sorted(a.container_id for a in runtime.attachments) == ["keep", "pair", "stale2"]
+    assert sorted(p.name for p in (runtime.cache_dir / "results").iterdir()) == [
+        "chain-keep-eth0",
+        "chain-pair-net1",
+        "other-stale2-eth0",
+    ]
+
+
+def test_gc_below_1_1_0_still_deletes_stale_attachments_and_disable_gc_skips_both(runtime):
+    runtime.add(conflist("1.0.0"), NETNS, container_id="stale")
+    runtime.gc(conflist("1.0.0", disableGC=True), valid=[])
+    assert [verb for verb, _ in verbs(runtime)] == ["ADD", "ADD"]
+    runtime.gc(conflist("1.0.0"), valid=[])
+    assert verbs(runtime)[2:] == [("DEL", "b"), ("DEL", "a")], "no GC below 1.1.0"
+
+
+def test_gc_without_a_valid_list_sends_no_list(runtime):
+    runtime.gc(conflist(), valid=None)
+    assert [c["cmd"] for c in calls(runtime)] == ["GC", "GC"]
+    assert all("cni.dev/valid-attachments" not in c["conf"] for c in calls(runtime))
+
+
+def test_gc_collects_every_error(runtime):
+    failing = conflist("1.1.0", {"type": "a", "fail": ["DEL", "GC"]}, {"type": "b", "fail": ["GC"]})
+    runtime.add(failing, NETNS, container_id="stale")
+    with pytest.raises(ExceptionGroup) as failed:
+        runtime.gc(failing, valid=[])
+    errors = failed.value.exceptions
+    assert [(type(e), e.plugin, e.command) for e in errors] == [
+        (CniCallError, "a", "DEL"),
+        (CniCallError, "a", "GC"),
+        (CniCallError, "b", "GC"),
+    ]
+    assert errors[0].__notes__ == ["failed to delete stale attachment stale eth0"]
+
+
+# --- 5. the environment ----------------------------------------------------------------------
+
+
+def test_plugins_inherit_the_environment_plus_the_cni_variables(runtime, monkeypatch):
+    monkeypatch.setenv("KRAFTY_INHERITED", "yes")
+    monkeypatch.setenv("CNI_PATH", "/from/the/caller")
+    added = runtime.add(conflist("1.1.0", {"type": "a"}), NETNS, container_id="cid", ifname="net1")
+    env = calls(runtime)[0]["env"]
+    assert env["KRAFTY_INHERITED"] == "yes"
+    assert {k: v for k, v in env.items() if k.startswith("CNI_")} == {
+        "CNI_COMMAND": "ADD",
+        "CNI_CONTAINERID": "cid",
+        "CNI_NETNS": NETNS,
+        "CNI_ARGS": "",
+        "CNI_IFNAME": "net1",
+        "CNI_PATH": ":".join(runtime.cni_path),
+    }
+    extra = {"KRAFTY_INHERITED": None, "EXTRA": "1"}
+    runtime.check(added, env=extra)
+    runtime.status(conflist("1.1.0", {"type": "a"}), env=extra)
+    runtime.gc(conflist("1.1.0", {"type": "a"}), valid=[added], env=extra)
+    runtime.delete(added, env=extra)
+    later = calls(runtime)[1:]
+    assert [c["cmd"] for c in later] == ["CHECK", "STATUS", "GC", "DEL"]
+    assert all("KRAFTY_INHERITED" not in c["env"] and c["env"]["EXTRA"] == "1" for c in later)
+    assert later[2]["env"]["CNI_CONTAINERID"] == "" and later[2]["env"]["CNI_IFNAME"] == "", "GC: an empty RuntimeConf"
+
+
+def test_add_env_reaches_every_plugin(runtime):
+    runtime.add(conflist(), NETNS, env={"EXTRA": "2", "CNI_IFNAME": None})
+    assert [(c["env"]["EXTRA"], "CNI_IFNAME" in c["env"]) for c in calls(runtime)] == [("2", False), ("2", False)]
+
+
+def test_version_gets_libcnis_dummy_variables(runtime):
+    runtime.install("v", 'echo \'{"cniVersion": "1.1.0", "supportedVersions": ["1.1.0"]}\'; env > "$0.env"')
+    runtime.version("v")
+    env = dict(line.split("=", 1) for line in (runtime.plugin_dir / "v.env").read_text().splitlines() if "=" in line)
+    assert {k: v for k, v in env.items() if k.startswith("CNI_")} == {
+        "CNI_COMMAND": "VERSION",
+        "CNI_CONTAINERID": "",
+        "CNI_NETNS": "dummy",
+        "CNI_ARGS": "",
+        "CNI_IFNAME": "dummy",
+        "CNI_PATH": "dummy",
+    }
+
+
+# --- 6. cniVersion and cniVersions ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("keys", "picked"),
+    [
+        ({"cniVersions": ["0.4.0", "1.0.0", "2.0.0"]}, "1.0.0"),  # the highest libcni implements (1.1.0)
+        ({"cniVersion": "0.4.0", "cniVersions": ["1.0.0"]}, "1.0.0"),
+        ({"cniVersion": "1.1.0", "cniVersions": ["0.4.0"]}, "1.1.0"),
+        ({"cniVersion": "1.0.0", "cniVersions": ["2.0.0"]}, "1.0.0"),
+        ({"cniVersion": "1.0.0", "cniVersions": []}, "1.0.0"),
+    ],
+)
+def test_a_conflists_version_is_picked_as_libcni_picks_it(runtime, keys, picked):
+    config = {"name": "chain", "plugins": [{"type": "a"}, {"type": "b"}], **keys}
+    added = runtime.add(config, NETNS)
+    assert [c["conf"]["cniVersion"] for c in calls(runtime)] == [picked, picked]
+    assert added.result["cniVersion"] == picked
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"name": "n", "type": "a"}, "the config has no cniVersion"),
+        ({"name": "n", "plugins": [{"type": "a"}]}, "the config has no cniVersion"),
+        ({"cniVersions": ["2.0.0"], "name": "n", "plugins": [{"type": "a"}]}, "the config has no cniVersion"),
+        ({"cniVersion": "1.0.0-rc1", "name": "n", "type": "a"}, "malformed cniVersion '1.0.0-rc1'"),
+        ({"cniVersion": "1.0.0.0", "name": "n", "type": "a"}, "malformed cniVersion '1.0.0.0'"),
+        ({"cniVersion": 1, "name": "n", "type": "a"}, "cniVersion must be a string, not 1"),
+        ({"cniVersions": ["1.0.0", "x"], "name": "n", "plugins": [{"type": "a"}]}, "malformed cniVersion 'x'"),
+        ({"cniVersions": "1.0.0", "name": "n", "plugins": [{"type": "a"}]}, "cniVersions must be a list of strings"),
+        ({"cniVersion": "1.0.0", "type": "a"}, "the config has no `name`"),
+    ],
+)
+def test_a_missing_or_malformed_version_is_a_runtime_error(runtime, config, message):
+    for verb in (lambda: runtime.add(config, NETNS), lambda: runtime.gc(config), lambda: runtime.status(config)):
+        with pytest.raises(CniRuntimeError, match=message):
+            verb()
+    assert calls(runtime) == []
+
+
+# --- 7. timeouts ------------------------------------------------------------------------------
+
+
+def alive(pid: int) -> bool:
+    """Running, not a zombie waiting to be reaped."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state not in ("Z", "X")
+
+
+def test_a_timeout_names_plugin_verb_and_seconds_and_kills_the_process_group(runtime):
+    runtime.timeout = 1.5
+    started = time.monotonic()
+    with pytest.raises(CniTimeout, match=r"^a ADD did not finish within 1.5 s: its process group was killed$") as late:
+        runtime.add({"cniVersion": "1.0.0", "name": "n", "type": "a", "slow-on": ["ADD"]}, NETNS)
+    assert time.monotonic() - started < 10
+    assert (late.value.plugin, late.value.command, late.value.seconds) == ("a", "ADD", 1.5)
+    child = int(Path(f"{runtime.log}.child").read_text())
+    deadline = time.monotonic() + 5
+    while alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(child), "the plugin's child outlived the timeout"
+
+
+# --- 8. cni_kill_at -----------------------------------------------------------------------------
+
+
+def test_kill_at_passes_args_and_capabilities_and_is_registered(runtime, tmp_path):
+    started = tmp_path / "started"
+    runtime.install("slow", f"env > {tmp_path}/env; cat > {tmp_path}/stdin; touch {started}; exec sleep 60\n")
+    config = {"cniVersion": "1.0.0", "name": "n", "type": "slow", "capabilities": {"portMappings": True}}
+    caps = {"portMappings": [{"hostPort": 80}], "bandwidth": {}}
+    killed = kill_at(runtime, config, NETNS, started.exists, args={"K8S_POD_NAME": "p"}, capability_args=caps)
+    env = (tmp_path / "env").read_text().splitlines()
+    assert "CNI_ARGS=K8S_POD_NAME=p" in env and "CNI_COMMAND=ADD" in env
+    assert json.loads((tmp_path / "stdin").read_text())["runtimeConfig"] == {"portMappings": [{"hostPort": 80}]}
+    assert runtime.attachments == [killed], "the teardown DELs a killed ADD"
+    assert (killed.args, killed.capability_args) == ({"K8S_POD_NAME": "p"}, caps)
+
+
+def test_kill_at_says_when_its_own_deadline_killed_the_plugin(runtime):
+    runtime.install("slow", "exec sleep 60\n")
+    config = {"cniVersion": "1.0.0", "name": "n", "type": "slow"}
+    with pytest.raises(AssertionError, match=r"never reached the milestone within 0\.5 s: the harness killed it"):
+        kill_at(runtime, config, NETNS, lambda: False, timeout=0.5)
+    assert len(runtime.attachments) == 1
+
+
+def test_kill_at_says_when_the_plugin_exited_first(runtime):
+    with pytest.raises(AssertionError, match="never reached the milestone: it exited with 0 first"):
+        kill_at(runtime, {"cniVersion": "1.0.0", "name": "n", "type": "a"}, NETNS, lambda: False)
+
+
+# --- 9. the smaller promises ----------------------------------------------------------------------
+
+
+def test_the_attachment_keeps_its_own_copy_of_the_config(runtime):
+    config = conflist("1.0.0", {"type": "a", "ipam": {"subnet": "10.0.0.0/24"}})
+    added = runtime.add(config, NETNS, args={"K": "v"})
+    config["plugins"][0]["ipam"]["subnet"] = "10.9.9.0/24"
+    config["name"] = "changed"
+    runtime.delete(added)
+    deleted = calls(runtime)[-1]
+    assert (deleted["cmd"], deleted["conf"]["name"], deleted["conf"]["ipam"]) == (
+        "DEL",
+        "chain",
+        {"subnet": "10.0.0.0/24"},
+    )
+
+
+def test_a_corrupt_cache_does_not_stop_del(runtime):
+    """libcni's DelNetworkList: an unreadable cache is removed and DEL runs without prevResult."""
+    added = runtime.add(conflist(), NETNS)
+    cache = runtime.cache_dir / "results" / f"chain-{added.container_id}-eth0"
+    cache.write_text("{garbage")
+    runtime.delete(added)
+    dels = calls(runtime)[2:]
+    assert [c["cmd"] for c in dels] == ["DEL", "DEL"] and all("prevResult" not in c["conf"] for c in dels)
+    assert not cache.exists()
+
+
+def test_an_older_libcnis_cache_holds_the_result_alone(runtime):
+    added = runtime.add(conflist(), NETNS)
+    cache = runtime.cache_dir / "results" / f"chain-{added.container_id}-eth0"
+    legacy = {"cniVersion": "1.1.0", "interfaces": [{"name": "legacy"}], "ips": []}
+    cache.write_text(json.dumps(legacy))
+    runtime.delete(added)
+    assert [c["conf"]["prevResult"] for c in calls(runtime)[2:]] == [legacy, legacy]
+
+
+def test_del_below_0_4_0_sends_no_cached_result(runtime):
+    added = runtime.add(conflist("0.3.1"), NETNS)
+    runtime.delete(added)
+    assert all("prevResult" not in c["conf"] for c in calls(runtime)[2:])
+    assert not (runtime.cache_dir / "results" / f"chain-{added.container_id}-eth0").exists()
+
+
+def test_the_cache_is_libcnis_format(runtime):
+    added = runtime.add(conflist(), NETNS, container_id="cid", ifname="net1")
+    path = runtime.cache_dir / "results" / "chain-cid-net1"
+    entry = json.loads(path.read_text())
+    assert set(entry) == {"kind", "containerId", "config", "ifName", "networkName", "netns", "result"}, "omitempty"
+    assert (entry["kind"], entry["containerId"], entry["ifName"], entry["networkName"], entry["netns"]) == (
+        "cniCacheV1",
+        "cid",
+        "net1",
+        "chain",
+        NETNS,
+    )
+    assert json.loads(base64.b64decode(entry["config"])) == conflist()
+    assert entry["result"] == added.result
+    assert (path.stat().st_mode & 0o777, path.parent.stat().st_mode & 0o777) == (0o600, 0o700)
+
+
+def test_install_refuses_a_str_that_names_a_file(runtime, tmp_path):
+    existing = tmp_path / "plugin"
+    existing.write_text("#!/bin/sh\n")
+    with pytest.raises(TypeError, match=r"pass Path\("):
+        runtime.install("p", str(existing))
+    assert runtime.install("p", existing).resolve() == existing
+    assert runtime.install("q", "exit 0").read_text() == "#!/bin/sh\nexit 0"
+
+
+@pytest.mark.parametrize(
+    ("command", "output", "rule"),
+    [
+        ("ADD", CallOutput(0, 'log\n{"cniVersion": "1.1.0"}', ""), "stdout.json-only"),
+        ("ADD", CallOutput(0, "", ""), "result.shape"),
+        ("ADD", CallOutput(0, '{"cniVersion": "1.1.0", "ips": {}}', ""), "result.shape"),
+        ("ADD", CallOutput(1, "", "panic"), "error.object"),
+        ("ADD", CallOutput(1, '{"code": "7", "msg": "bad"}', ""), "error.object"),
+        ("DEL", CallOutput(0, "{}", ""), "stdout.empty"),
+    ],
+)
+def test_spec_violations_name_plugin_command_and_rule(command, output, rule):
+    with pytest.raises(CniSpecViolation) as broken:
+        check_answer("p", command, "1.1.0", output)
+    assert (broken.value.plugin, broken.value.command, broken.value.rule) == ("p", command, rule)
+
+
+def test_the_package_exports_what_a_test_needs():
+    import krafty.testing
+
+    for name in ("CniExecError", "CniTimeout", "CniRuntimeError", "CniCallError", "CniSpecViolation", "check_answer"):
+        assert name in krafty.testing.__all__ and hasattr(krafty.testing, name)
+
+
+def test_an_attachment_made_by_hand_still_works(runtime):
+    """The positional order (config, container_id, ifname, netns) other tests rely on."""
+    runtime.add(conflist(), NETNS, container_id="cid", ifname="net1")
+    assert runtime.check(Attachment(conflist(), "cid", "net1", NETNS)) is True
+    assert os.path.basename(calls(runtime)[-1]["env"]["CNI_NETNS"]) == "pod"
