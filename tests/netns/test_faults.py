@@ -6,6 +6,8 @@ device or route the kernel refuses, the plugin killed mid-ADD, the pod's netns g
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from krafty import naming
@@ -42,6 +44,8 @@ def test_ipam_binary_missing_or_not_executable(cni_runtime, pod, net, clean, plu
     assert failed.value.code == 103
     assert plugin in failed.value.msg
     clean(pod)
+    cni_runtime.install(plugin, Path(host_local(cni_runtime)))  # the node repaired: the runtime's DEL succeeds
+    cni_runtime.delete(failed.value.attachment)
 
 
 @pytest.mark.parametrize(
