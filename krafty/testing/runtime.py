@@ -17,10 +17,11 @@ import os
 import subprocess
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from krafty.testing import verify
 from krafty.testing.netns import Netns
 from krafty.types import error_violations, result_violations, version_tuple, version_violations
 
@@ -30,6 +31,12 @@ CACHE_KIND = "cniCacheV1"
 
 class CniSpecViolation(AssertionError):
     """A plugin answered outside the spec: the test fails, naming the plugin and the rule."""
+
+    def __init__(self, message: str, *, plugin: str = "", command: str = "", rule: str = "") -> None:
+        super().__init__(message)
+        self.plugin = plugin
+        self.command = command
+        self.rule = rule
 
 
 class CniCallError(Exception):
@@ -79,6 +86,7 @@ class Attachment:
     result: dict[str, Any] | None = None
     args: Mapping[str, str] | None = None
     capability_args: Mapping[str, Any] | None = None
+    skip_checks: Mapping[str, str] = field(default_factory=dict)  # rule id -> why it is off for this ADD
 
     @property
     def netns_path(self) -> str:
@@ -139,6 +147,7 @@ class Runtime:
         self.cache_dir = cache_dir
         self.timeout = timeout
         self.attachments: list[Attachment] = []
+        self.checks_off: list[tuple[str, str]] = []  # (rule, reason) of every skip_checks, for the report
 
     # --- the plugins ----------------------------------------------------------------------
 
@@ -252,23 +261,44 @@ class Runtime:
         ifname: str = "eth0",
         args: Mapping[str, str] | None = None,
         capability_args: Mapping[str, Any] | None = None,
+        skip_checks: Mapping[str, str] | None = None,
     ) -> Attachment:
         """ADD every plugin of the list in order; the last result is the attachment's.
 
         A failure raises CniCallError whose `.attachment` a test may DEL, as a runtime must.
+        Each result is held against the kernel (krafty.testing.verify); `skip_checks`
+        turns rules off for this call, rule id -> the reason, which the test report shows.
         """
         conflist = as_list(config)
         attachment = Attachment(
             dict(config), container_id or new_container_id(), ifname, netns, None, args, capability_args
         )
+        attachment.skip_checks = verify.skips(skip_checks)
         result: dict[str, Any] | None = None
         for plugin in conflist["plugins"]:
             conf = plugin_config(conflist, plugin, result, capability_args)
             result = self._exec("ADD", conf, attachment)
+            self._verify(attachment, conf, result, final=plugin is conflist["plugins"][-1])
         attachment.result = result
         self._cache_write(attachment)
         self.attachments.append(attachment)
         return attachment
+
+    def _verify(self, attachment: Attachment, conf: Mapping[str, Any], result: Any, *, final: bool) -> None:
+        """The result against the kernel, right after the plugin answered (before the next runs)."""
+        self.checks_off += [off for off in attachment.skip_checks.items() if off not in self.checks_off]
+        found = verify.check(result, attachment.netns_path, attachment.ifname, self.node.path, final=final)
+        broken = [b for b in found if b.rule not in attachment.skip_checks]
+        if broken:
+            plugin = conf.get("type", "?")
+            err = CniSpecViolation(
+                f"{plugin} ADD: the result does not match the kernel: " + "; ".join(map(str, broken)),
+                plugin=plugin,
+                command="ADD",
+                rule=broken[0].rule,
+            )
+            err.attachment = attachment  # type: ignore[attr-defined] - a test may DEL what was made
+            raise err
 
     def check(self, attachment: Attachment) -> None:
         """CHECK every plugin in order with the cached result (skipped: disableCheck)."""
