@@ -159,6 +159,10 @@ def violations(
     pod_ok = pod is not None and not pod.error
     if pod is not None and pod.error:
         broken.append(Broken("kernel.sandbox-is-netns", f"CNI_NETNS {netns!r} cannot be read: {pod.error}"))
+    if node is not None and node.error:
+        broken.append(
+            Broken("kernel.interface-on-node", f"the node namespace {node.path!r} cannot be read: {node.error}")
+        )
 
     if interfaces and not any(i.get("name") == ifname and i.get("sandbox") for i in interfaces):
         listed = ", ".join(f"{i.get('name')} ({'sandbox' if i.get('sandbox') else 'node'})" for i in interfaces)
@@ -243,11 +247,15 @@ def _missing_routes(result: Mapping[str, Any], netns: str, pod: Observed) -> lis
 # --- reading the kernel --------------------------------------------------------------------
 
 
-def observe(path: str, *, addresses: bool = True, routes: bool = False) -> Observed:
-    """One namespace's devices (and addresses, routes of every table), through one socket."""
+def observe(path: str, *, addresses: bool = True, routes: bool = False, own: bool = False) -> Observed:
+    """One namespace's devices (and addresses, routes of every table), through one socket.
+
+    A `/proc/self/...` path means the reader's own namespace: right for the node (`own`, the
+    plugin entered it from this process), wrong for a pod, which the plugin opened from there.
+    """
     if not path:
-        return Observed(path, error="CNI_NETNS is empty")
-    if path.startswith(_SELF_RELATIVE):
+        return Observed(path, error="the path is empty")
+    if path.startswith(_SELF_RELATIVE) and not own:
         return Observed(path, error="it names the reading process's own namespace, not the one the plugin saw")
     try:
         ipr = Netns.from_path(path).ipr()
@@ -298,5 +306,5 @@ def check(result: Mapping[str, Any], netns: str, ifname: str, node: str, *, fina
     """Read what `result` needs (each namespace once) and return the rules it breaks."""
     need = reads(result, final=final)
     pod = observe(netns, addresses=need.pod_addresses, routes=need.pod_routes) if need.pod else None
-    seen_node = observe(node, addresses=need.node_addresses) if need.node else None
+    seen_node = observe(node, addresses=need.node_addresses, own=True) if need.node else None
     return violations(result, netns, ifname, pod, seen_node, final=final)

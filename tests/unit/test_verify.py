@@ -88,6 +88,13 @@ def test_a_cni_netns_that_cannot_be_read_breaks_the_sandbox_rule_alone():
     ]
 
 
+def test_a_node_that_cannot_be_read_breaks_the_node_rule():
+    unread = Observed("/run/netns/gone", error="no such file")
+    assert broken(node=unread) == [
+        ("kernel.interface-on-node", "the node namespace '/run/netns/gone' cannot be read: no such file")
+    ]
+
+
 def test_cni_ifname_must_be_listed_with_a_sandbox():
     assert broken(ifname="net1") == [
         (
