@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from krafty.testing import CniSpecViolation
+from krafty.testing.verify import observe
 
 MAKE = """\
 cat > /dev/null
@@ -306,3 +307,15 @@ def test_reference_plugins_pass_in_both_families(cni_runtime, cni_node, cni_netn
     families = {":" in ip["address"] for ip in attachment.result["ips"]}
     assert families == {True, False}, attachment.result
     cni_runtime.delete(attachment)
+
+
+def test_a_self_relative_path_is_read_for_the_node_and_refused_for_a_pod(cni_node):
+    """The plugin enters the node from this process, so /proc/self/ns/net is the node it saw;
+    a pod given as /proc/self/... is the plugin's own namespace, which the harness cannot open."""
+    assert "lo" in observe("/proc/self/ns/net", own=True).devices
+    refused = observe("/proc/self/ns/net")
+    assert (refused.devices, refused.error) == (
+        {},
+        "it names the reading process's own namespace, not the one the plugin saw",
+    )
+    assert observe(cni_node.path).devices.keys() == {"lo"}
