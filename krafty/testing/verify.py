@@ -66,8 +66,9 @@ class Broken:
 # --- what to read --------------------------------------------------------------------------
 
 
-def _interfaces(result: Mapping[str, Any]) -> list[dict[str, Any]]:
-    items = result.get("interfaces")
+def _objects(result: Mapping[str, Any], key: str) -> list[dict[str, Any]]:
+    """The objects of a result's list (`interfaces`, `ips`, `routes`); the form rules judge the rest."""
+    items = result.get(key)
     return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
 
 
@@ -78,16 +79,6 @@ def _target(result: Mapping[str, Any], ip: Mapping[str, Any]) -> dict[str, Any] 
         return None
     entry = interfaces[index] if 0 <= index < len(interfaces) else None
     return entry if isinstance(entry, dict) else None
-
-
-def _ips(result: Mapping[str, Any]) -> list[dict[str, Any]]:
-    items = result.get("ips")
-    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
-
-
-def _routes(result: Mapping[str, Any]) -> list[dict[str, Any]]:
-    items = result.get("routes")
-    return [r for r in items if isinstance(r, dict)] if isinstance(items, list) else []
 
 
 @dataclass(frozen=True)
@@ -102,9 +93,9 @@ class Reads:
 
 
 def reads(result: Mapping[str, Any], *, final: bool) -> Reads:
-    interfaces = _interfaces(result)
-    targets = [t for t in (_target(result, ip) for ip in _ips(result)) if t is not None]
-    pod_routes = final and bool(_routes(result))
+    interfaces = _objects(result, "interfaces")
+    targets = [t for t in (_target(result, ip) for ip in _objects(result, "ips")) if t is not None]
+    pod_routes = final and bool(_objects(result, "routes"))
     return Reads(
         pod=any(i.get("sandbox") for i in interfaces) or pod_routes,
         pod_addresses=any(t.get("sandbox") for t in targets),
@@ -146,7 +137,7 @@ def violations(
     `kernel.sandbox-is-netns` is reported for the pod (one clear failure, not a cascade).
     """
     broken: list[Broken] = []
-    interfaces = _interfaces(result)
+    interfaces = _objects(result, "interfaces")
     for i, iface in enumerate(interfaces):
         sandbox = iface.get("sandbox")
         if sandbox and sandbox != netns:
@@ -187,7 +178,7 @@ def violations(
             place = netns if in_pod else "the node"
             broken.append(Broken("kernel.mac", f"{name} in {place}: has MAC {device.mac}; result says {mac}"))
 
-    for i, ip in enumerate(_ips(result)):
+    for i, ip in enumerate(_objects(result, "ips")):
         target = _target(result, ip)
         found = where.get(id(target)) if target is not None else None
         if found is None:
@@ -221,7 +212,7 @@ def _missing_routes(result: Mapping[str, Any], netns: str, pod: Observed) -> lis
         except ValueError:
             continue
     broken = []
-    for i, route in enumerate(_routes(result)):
+    for i, route in enumerate(_objects(result, "routes")):
         try:
             dst = ip_network(route.get("dst"), strict=False)
             gw = ip_address(route["gw"]) if route.get("gw") else None
