@@ -250,6 +250,13 @@ def result_violations(data: Any, cni_version: str) -> list[str]:
             broken.append(f"{where}.address must be an address in CIDR notation")
         if "gateway" in ip and not _parses(ip_address, ip["gateway"]):
             broken.append(f"{where}.gateway must be an IP address")
+        elif "gateway" in ip and _parses(ip_interface, ip.get("address")):
+            gateway, address = ip_address(ip["gateway"]), ip_interface(ip["address"])
+            if gateway.version != address.version:  # rule result.gateway-family
+                broken.append(
+                    f"{where}.gateway must be of its address's family: gateway {gateway} is IPv{gateway.version}, "
+                    f"address {address} is IPv{address.version}"
+                )
         if "interface" in ip and (not _is_int(ip["interface"]) or not 0 <= ip["interface"] < count):
             broken.append(f"{where}.interface must index interfaces (0..{count - 1})")
         if legacy and ip.get("version") not in ("4", "6"):

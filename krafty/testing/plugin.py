@@ -249,3 +249,32 @@ def cni_kind_lab(request: pytest.FixtureRequest, cni_kind_settings: Any) -> Iter
     finally:
         if not keep:
             cluster.down(cni_kind_settings)
+
+
+# --- rules turned off with `add(..., skip_checks=...)`, shown in the report ------------------
+
+CHECK_OFF = "cni_check_off"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    """Before the fixtures go: each rule a test turned off joins its report (`user_properties`)."""
+    runtime = (getattr(item, "funcargs", None) or {}).get("cni_runtime")
+    for rule, reason in getattr(runtime, "checks_off", ()):
+        item.user_properties.append((CHECK_OFF, f"{rule}: {reason}"))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """A verdict that passed with a rule off says so: test, rule and reason."""
+    lines = [
+        f"{report.nodeid} {value}"
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if getattr(report, "when", None) == "teardown"
+        for name, value in getattr(report, "user_properties", ())
+        if name == CHECK_OFF
+    ]
+    if lines:
+        terminalreporter.section("CNI checks turned off")
+        for line in lines:
+            terminalreporter.line(line)

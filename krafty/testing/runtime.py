@@ -24,10 +24,11 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from krafty.testing import verify
 from krafty.testing.netns import Netns
 from krafty.types import SPEC_VERSION, error_violations, result_violations, version_violations
 
@@ -125,6 +126,7 @@ class Attachment:
     result: dict[str, Any] | None = None
     args: Mapping[str, str] | None = None
     capability_args: Mapping[str, Any] | None = None
+    skip_checks: Mapping[str, str] = field(default_factory=dict)  # rule id -> why it is off for this ADD
 
     @property
     def netns_path(self) -> str:
@@ -272,6 +274,7 @@ class Runtime:
         self.cache_dir = cache_dir
         self.timeout = timeout
         self.attachments: list[Attachment] = []
+        self.checks_off: list[tuple[str, str]] = []  # (rule, reason) of every skip_checks, for the report
 
     # --- the plugins ----------------------------------------------------------------------
 
@@ -420,9 +423,12 @@ class Runtime:
         args: Mapping[str, str] | None = None,
         capability_args: Mapping[str, Any] | None = None,
         env: Env | None = None,
+        skip_checks: Mapping[str, str] | None = None,
     ) -> Attachment:
         """ADD every plugin of the list in order; the last result is the attachment's.
 
+        Each result is held against the kernel (krafty.testing.verify); `skip_checks`
+        turns rules off for this call, rule id -> the reason, which the test report shows.
         Whatever a failure raises carries `.attachment`, and the attachment stays in
         `self.attachments` for the DEL a runtime sends after a failed ADD (unless its first
         plugin could not even be run: then nothing was made).
@@ -437,11 +443,13 @@ class Runtime:
             copy.deepcopy(args),
             copy.deepcopy(capability_args),
         )
+        attachment.skip_checks = verify.skips(skip_checks)
         result: dict[str, Any] | None = None
         try:
             for plugin in conflist["plugins"]:
                 conf = plugin_config(conflist, plugin, result, capability_args)
                 result = self._exec("ADD", conf, attachment, env)
+                self._verify(attachment, conf, result, final=plugin is conflist["plugins"][-1])
         except Exception as err:
             err.attachment = attachment  # type: ignore[attr-defined]
             if not (isinstance(err, CniExecError) and result is None):
@@ -451,6 +459,22 @@ class Runtime:
         self._cache_write(attachment)
         self.attachments.append(attachment)
         return attachment
+
+    def _verify(self, attachment: Attachment, conf: Mapping[str, Any], result: Any, *, final: bool) -> None:
+        """The result against the kernel, right after the plugin answered (before the next runs)."""
+        self.checks_off += [off for off in attachment.skip_checks.items() if off not in self.checks_off]
+        found = verify.check(result, attachment.netns_path, attachment.ifname, self.node.path, final=final)
+        broken = [b for b in found if b.rule not in attachment.skip_checks]
+        if broken:
+            plugin = conf.get("type", "?")
+            err = CniSpecViolation(
+                f"{plugin} ADD: the result does not match the kernel: " + "; ".join(map(str, broken)),
+                plugin=plugin,
+                command="ADD",
+                rule=broken[0].rule,
+            )
+            err.attachment = attachment
+            raise err
 
     def check(
         self,

@@ -18,7 +18,7 @@ import pytest
 from krafty.testing import CniCallError, CniExecError, CniTimeout
 
 # A plugin that logs each call (verb, its type, stdin, CNI_* variables) and answers ADD with
-# the prevResult it got plus an interface named after itself.
+# the prevResult it got plus its type in dns.search (it makes no device, so it lists none).
 STUB = textwrap.dedent(
     """\
     #!{python}
@@ -28,8 +28,8 @@ STUB = textwrap.dedent(
     with open({log!r}, "a") as log:
         log.write(json.dumps({{"type": conf.get("type"), "conf": conf, "env": env}}) + "\\n")
     if env["CNI_COMMAND"] == "ADD":
-        result = conf.get("prevResult") or {{"cniVersion": conf["cniVersion"], "interfaces": [], "ips": []}}
-        result["interfaces"].append({{"name": conf["type"]}})
+        result = conf.get("prevResult") or {{"cniVersion": conf["cniVersion"], "ips": [], "dns": {{"search": []}}}}
+        result["dns"]["search"].append(conf["type"])
         print(json.dumps(result))
     elif env["CNI_COMMAND"] == "VERSION":
         print(json.dumps({{"cniVersion": "1.1.0", "supportedVersions": ["0.4.0", "1.0.0", "1.1.0"]}}))
@@ -74,7 +74,7 @@ def test_a_conflist_runs_as_libcni_runs_it(cni_runtime, cni_netns, stubs):
     assert [c["type"] for c in adds] == ["a", "b", "c"]
     assert all(c["conf"]["name"] == "chain" and c["conf"]["cniVersion"] == "1.1.0" for c in adds)
     assert "prevResult" not in adds[0]["conf"]
-    assert [i["name"] for i in adds[2]["conf"]["prevResult"]["interfaces"]] == ["a", "b"], "prevResult chained"
+    assert adds[2]["conf"]["prevResult"]["dns"]["search"] == ["a", "b"], "prevResult chained"
     assert adds[1]["conf"]["runtimeConfig"] == {"portMappings": caps["portMappings"]}, "only declared capabilities"
     assert "runtimeConfig" not in adds[0]["conf"] and "runtimeConfig" not in adds[2]["conf"]
     assert adds[0]["env"] == {
@@ -85,7 +85,7 @@ def test_a_conflist_runs_as_libcni_runs_it(cni_runtime, cni_netns, stubs):
         "CNI_ARGS": "K8S_POD_NAME=p",
         "CNI_PATH": ":".join(cni_runtime.cni_path),
     }
-    assert [i["name"] for i in attachment.result["interfaces"]] == ["a", "b", "c"]
+    assert attachment.result["dns"]["search"] == ["a", "b", "c"]
 
     cache = cni_runtime.cache_dir / "results" / "chain-c0ffee-net9"
     entry = json.loads(cache.read_text())
