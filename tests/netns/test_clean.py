@@ -7,6 +7,7 @@ which the check must name. Expected lines are written out here, not computed by 
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -84,7 +85,8 @@ def test_each_kind_of_leak_is_named(cni_netns, cni_assert_clean, setup, leak, ex
 def test_traffic_is_no_leak(cni_netns, cni_assert_clean):
     """Counters, neighbour caches and routes the kernel caches move with traffic: not state."""
     ns = cni_netns("node")
-    ns.run("sh", "-ec", "iptables -A OUTPUT -j ACCEPT && nft add table inet t && nft add chain inet t c")
+    ns.run("sh", "-ec", "iptables -A OUTPUT -j ACCEPT && nft add table inet t")
+    ns.run("nft", "add", "chain", "inet", "t", "c", "{ type filter hook output priority 0; }")
     ns.run("sh", "-ec", "nft add rule inet t c counter && " + VETHS + " && ip addr add 10.9.0.1/24 dev v0")
     ns.rebaseline()
     ns.run("ping", "-c", "2", "-i", "0.2", "10.9.0.1")
@@ -220,3 +222,33 @@ def test_the_cni_clean_check_at_teardown_fails_a_test_that_leaks(tmp_path, how):
 def test_without_cni_clean_nothing_is_checked_at_teardown(tmp_path):
     done = run_pytest(tmp_path, AUTO_CLEAN.format(data_dir=tmp_path / "ipam", marker=""))
     assert done.returncode == 0 and "2 passed" in done.stdout, done.stdout
+
+
+def test_a_new_device_is_said_once_as_a_link(cni_netns, cni_assert_clean):
+    """Its sysctls, attributes and qdiscs are not listed too: per-device parts cover the baseline's devices."""
+    ns = cni_netns("node")
+    ns.run("ip", "link", "add", "v0", "type", "veth", "peer", "name", "v1")
+    found = cni_assert_clean.problems(ns)
+    assert found == [f"{ns.name}: links left: v0 (veth)", f"{ns.name}: links left: v1 (veth)"]
+
+
+@pytest.mark.cni_private_mounts("/run/krafty-private-test/x")
+def test_private_mounts_over_run_keep_run_netns(cni_runtime, cni_node, cni_netns, cni_assert_clean, tmp_path):
+    """/run/krafty-private-test does not exist: /run itself is overlaid, and /run/netns (where the
+    pods' namespaces are, those made after the holder too) is bound back on top."""
+    assert not Path("/run/krafty-private-test").exists()
+    pod = cni_netns()
+    conf = {
+        "cniVersion": "1.0.0",
+        "name": "over-run",
+        "type": "ptp",
+        "ipam": {"type": "host-local", "subnet": "10.250.6.0/24", "dataDir": str(tmp_path / "ipam")},
+    }
+    attachment = cni_runtime.add(conf, pod)  # ptp opens CNI_NETNS=/run/netns/<pod> inside the mounts
+    assert attachment.result["ips"][0]["address"] in pod.addresses("eth0")
+    inside = ["nsenter", f"--mount={cni_runtime.mounts.namespace}"]
+    subprocess.run([*inside, "sh", "-ec", "mkdir -p /run/krafty-private-test/x; touch /run/krafty-private-test/x/left"])
+    with pytest.raises(AssertionError, match=r"private mount: /run/krafty-private-test/x/left\b"):
+        cni_assert_clean()
+    assert not Path("/run/krafty-private-test").exists()
+    cni_runtime.delete(attachment)
