@@ -176,15 +176,16 @@ def test_private_mounts_contain_host_local_without_a_data_dir(cni_runtime, cni_n
     assert not host_store.exists()
 
 
-def test_a_private_mount_holder_is_gone_after_the_test(tmp_path):
-    source = """
+@pytest.mark.parametrize("how", ["marker", "ini"])
+def test_a_private_mount_holder_is_gone_after_the_test(tmp_path, how):
+    source = f"""
         import pytest
 
-        @pytest.mark.cni_private_mounts
+        {"@pytest.mark.cni_private_mounts" if how == "marker" else ""}
         def test_it(cni_runtime):
             print("HOLDER", cni_runtime.mounts.holder.pid)
     """
-    done = run_pytest(tmp_path, source, "-s")
+    done = run_pytest(tmp_path, source, "-s", *(["-o", "cni_private_mounts=true"] if how == "ini" else []))
     assert done.returncode == 0, done.stdout
     pid = int(done.stdout.split("HOLDER ")[1].split()[0])
     assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
