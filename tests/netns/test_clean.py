@@ -206,6 +206,11 @@ AUTO_CLEAN = """
     {marker}
     def test_leaks(cni_node):
         cni_node.run("iptables", "-A", "FORWARD", "-j", "DROP")
+
+    {marker}
+    def test_fails_and_leaks(cni_node):
+        cni_node.run("iptables", "-A", "FORWARD", "-j", "DROP")
+        assert False, "failed on its own"
 """
 
 
@@ -215,14 +220,15 @@ def test_the_cni_clean_check_at_teardown_fails_a_test_that_leaks(tmp_path, how):
     source = AUTO_CLEAN.format(data_dir=tmp_path / "ipam", marker=marker)
     done = run_pytest(tmp_path, source, *(["-o", "cni_clean=true"] if how == "ini" else []))
     assert done.returncode == 1, done.stdout
-    assert "2 passed, 1 error" in done.stdout, done.stdout  # the teardown error of a passed test
+    assert "1 failed, 2 passed, 1 error" in done.stdout, done.stdout  # the teardown error of a passed test
     assert "ERROR at teardown of test_leaks" in done.stdout, done.stdout
+    assert "ERROR at teardown of test_fails_and_leaks" not in done.stdout, done.stdout
     assert "cni_clean: left behind:" in done.stdout and "-A FORWARD -j DROP" in done.stdout, done.stdout
 
 
 def test_without_cni_clean_nothing_is_checked_at_teardown(tmp_path):
     done = run_pytest(tmp_path, AUTO_CLEAN.format(data_dir=tmp_path / "ipam", marker=""))
-    assert done.returncode == 0 and "2 passed" in done.stdout, done.stdout
+    assert done.returncode == 1 and "1 failed, 2 passed in" in done.stdout, done.stdout
 
 
 def test_a_new_device_is_said_once_as_a_link(cni_netns, cni_assert_clean):
