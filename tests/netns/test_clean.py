@@ -259,3 +259,24 @@ def test_private_mounts_over_run_keep_run_netns(cni_runtime, cni_node, cni_netns
         cni_assert_clean()
     assert not Path("/run/krafty-private-test").exists()
     cni_runtime.delete(attachment)
+
+
+def test_host_device_gives_back_less_than_it_took(cni_runtime, cni_node, cni_netns, cni_assert_clean):
+    """A finding on Debian's host-device (1.1.1), as the plugin-author trial saw it: after DEL the
+    device is back in the node, but down, with an alias, and without its address."""
+    cni_node.add_parent("hostdev0")
+    cni_node.run("ip", "addr", "add", "192.168.77.1/24", "dev", "hostdev0")
+    cni_node.rebaseline()
+    conf = {"cniVersion": "1.0.0", "name": "handed", "type": "host-device", "device": "hostdev0"}
+    pod = cni_netns()
+    attachment = cni_runtime.add(conf, pod)
+    assert "hostdev0" not in cni_node.links()
+    cni_runtime.delete(attachment)
+    with pytest.raises(AssertionError) as failed:
+        cni_assert_clean(cni_node, pod)
+    for line in (
+        "devices changed: hostdev0 state: up -> down",
+        "devices changed: hostdev0 alias:  -> hostdev0",
+        "addresses gone: 192.168.77.1/24 dev hostdev0",
+    ):
+        assert f"{cni_node.name}: {line}" in str(failed.value), str(failed.value)
