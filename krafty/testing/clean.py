@@ -64,13 +64,14 @@ _COUNTERS = re.compile(r"\s*\[\d+:\d+\]")
 def iptables_lines(tool: str, text: str) -> tuple[list[str], set[str]]:
     """`iptables-save` output as `<tool> <table> <rule or chain>` lines, and the tables it showed.
 
-    Comments (timestamps), COMMIT and packet counters go; a built-in chain whose policy is still
-    ACCEPT is no state (an empty table listed, or not, compares equal).
+    Comments (timestamps), COMMIT and packet counters go, but not a warning (iptables-nft's "legacy
+    tables present"); a built-in chain whose policy is still ACCEPT is no state (an empty table
+    listed, or not, compares equal).
     """
     lines, tables, table = [], set(), ""
     for raw in text.splitlines():
         line = _COUNTERS.sub("", raw).strip()
-        if not line or line.startswith("#") or line == "COMMIT":
+        if not line or (line.startswith("#") and not line.startswith("# Warning")) or line == "COMMIT":
             continue
         if line.startswith("*"):
             table = line[1:]
@@ -112,11 +113,12 @@ def nft_lines(text: str, skip_tables: set[str] = frozenset()) -> list[str]:
 
 
 def netfilter_lines(sections: dict[str, str]) -> list[str]:
-    """iptables-save, ip6tables-save and nft, each where present. With the nf_tables backend the
-    iptables tables are also nft tables: they are listed once, the iptables way."""
+    """iptables-save, ip6tables-save, their -legacy- forms and nft, each where present. With the
+    nf_tables backend the iptables tables are also nft tables: they are listed once, the iptables way."""
     lines: list[str] = []
     listed: set[str] = set()
-    for tool, family in (("iptables-save", "ip"), ("ip6tables-save", "ip6")):
+    tools = ("iptables-save", "ip6tables-save", "iptables-legacy-save", "ip6tables-legacy-save")
+    for tool, family in zip(tools, ("ip", "ip6", "ip", "ip6"), strict=True):
         text = sections.get(tool, "")
         found, tables = iptables_lines(tool.removesuffix("-save"), text)
         lines += found

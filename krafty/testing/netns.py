@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import shutil
 import subprocess
 import time
 import uuid
@@ -106,15 +107,51 @@ _IFA_F_DADFAILED, _IFA_F_TENTATIVE = 0x08, 0x40
 # are counters and limits no plugin sets; per-device directories are kept for known devices only.
 _SYSCTL_SKIP = ("netfilter",)
 _PER_DEVICE_SYSCTL_DIRS = ("ipv4/conf", "ipv6/conf", "ipv4/neigh", "ipv6/neigh")
-# One process reads what netlink does not give: netfilter and tc. `@@ name` starts each part.
-_TOOLS_SCRIPT = r"""
-for tool in iptables-save ip6tables-save; do
-  command -v $tool >/dev/null && { echo "@@ $tool"; $tool 2>/dev/null; }
-done
-command -v nft >/dev/null && { echo "@@ nft"; nft list ruleset 2>/dev/null; }
-command -v tc >/dev/null && { echo "@@ tc"; tc -json -force -batch - 2>/dev/null; }
-true
-"""
+# One process reads what netlink does not give: tc, and netfilter where there are tables.
+_TOOLS = {
+    "iptables-save": "iptables-save",
+    "ip6tables-save": "ip6tables-save",
+    "iptables-legacy-save": "iptables-legacy-save",
+    "ip6tables-legacy-save": "ip6tables-legacy-save",
+    "nft": "nft list ruleset",
+    "tc": "tc -json -force -batch -",
+}
+_NETFILTER_TOOLS = ("iptables-save", "ip6tables-save", "iptables-legacy-save", "ip6tables-legacy-save", "nft")
+
+
+def _tools_script(tools: Iterable[str]) -> str:
+    """A shell script that runs each tool that is installed, its output after `@@ <tool>`."""
+    lines = [f'command -v {tool} >/dev/null && {{ echo "@@ {tool}"; {_TOOLS[tool]} 2>/dev/null; }}' for tool in tools]
+    return "\n".join([*lines, "true"])
+
+
+def _legacy_tables(version: str) -> bool:
+    names = Path(f"/proc/thread-self/net/ip{version}_tables_names")
+    return names.exists() and bool(names.read_text().strip())
+
+
+def _netfilter_tools() -> list[str]:
+    """The netfilter tools with something to show in the calling thread's namespace: a fresh one
+    needs none, and each is a process (0.1-0.5 s in the VM). nf_tables tables are listed over
+    netlink (any: nft; ip: iptables-save; ip6: ip6tables-save), legacy ones in /proc (then
+    iptables-legacy-save where installed, else iptables-save, which is the legacy one there).
+    All of them when nf_tables cannot be asked."""
+    try:
+        from pyroute2.nftables.main import NFTables
+
+        nft = NFTables(nfgen_family=0)  # NFPROTO_UNSPEC: the tables of every family
+        try:
+            tables = {m["nfgen_family"] for m in nft.get_tables()}
+        finally:
+            nft.close()
+    except Exception:  # noqa: BLE001 - no nf_tables here, or pyroute2 cannot ask: run them all
+        return list(_NETFILTER_TOOLS)
+    needed = {"iptables-save": 2 in tables, "ip6tables-save": 10 in tables, "nft": bool(tables)}
+    for version in ("", "6"):
+        if _legacy_tables(version):
+            legacy = f"ip{version}tables-legacy-save"
+            needed[legacy if shutil.which(legacy) else f"ip{version}tables-save"] = True
+    return [tool for tool in _NETFILTER_TOOLS if needed.get(tool)]
 
 
 def family_number(family: int) -> int:
@@ -356,7 +393,8 @@ class Netns:
         """Everything `cni_assert_clean` compares, as sorted readable lines per part (see
         docs/harness/clean.md). Per-device parts (device attributes, per-device sysctls, tc) cover
         `devices` that still exist (default: every device): new devices are reported once, as links.
-        One netlink socket, one process (netfilter and tc), /proc/sys/net read from this thread."""
+        One rtnetlink socket (and one nf_tables socket), /proc/sys/net read from this thread, one
+        process: tc, run by a shell with the netfilter tools where there are tables to list."""
         with self._socket() as ipr:
             links = list(map(_link, ipr.link("dump")))
             names = {link.index: link.name for link in links}
@@ -367,8 +405,13 @@ class Netns:
             neighbours = [m for m in ipr.get_neighbours() if m["state"] & _NUD_PERMANENT]
             with self._inside():
                 sysctls = _read_sysctls(wanted)
-        tools = self.run("sh", "-c", _TOOLS_SCRIPT, input=clean.tc_batch(sorted(wanted)), check=False).stdout
-        sections = clean.split_sections(tools)
+                netfilter = _netfilter_tools()
+        batch = clean.tc_batch(sorted(wanted))
+        if netfilter:
+            script = _tools_script([*netfilter, "tc"])
+            sections = clean.split_sections(self.run("sh", "-c", script, input=batch, check=False).stdout)
+        else:  # the common case: tc alone, one process
+            sections = {"tc": self.run(*_TOOLS["tc"].split(), input=batch, check=False).stdout}
         return {
             "links": sorted(f"{link.name} ({link.kind or 'device'})" for link in links),
             "devices": sorted(line for link in links if link.name in wanted for line in _attributes(link, names)),

@@ -26,6 +26,11 @@ VETHS = (
 LEAKS = {
     "iptables rule": ("", "iptables -A FORWARD -j DROP", "netfilter left: iptables filter -A FORWARD -j DROP"),
     "nft table": ("", "nft add table inet leak", "netfilter left: nft table inet leak"),
+    "legacy iptables rule": (
+        "",
+        "iptables-legacy -A FORWARD -j DROP",
+        "netfilter left: iptables-legacy filter -A FORWARD -j DROP",
+    ),
     "ip_forward": ("", "sysctl -qw net.ipv4.ip_forward=1", "sysctls changed: net.ipv4.ip_forward: 0 -> 1"),
     "rp_filter": (
         "",
@@ -280,3 +285,19 @@ def test_host_device_gives_back_less_than_it_took(cni_runtime, cni_node, cni_net
         "addresses gone: 192.168.77.1/24 dev hostdev0",
     ):
         assert f"{cni_node.name}: {line}" in str(failed.value), str(failed.value)
+
+
+def test_a_snapshot_runs_one_process_and_netfilter_tools_only_where_there_are_tables(cni_netns, monkeypatch):
+    from krafty.testing import Netns
+
+    ns = cni_netns("node")
+    ran: list[tuple[str, ...]] = []
+    real_run = Netns.run
+    monkeypatch.setattr(Netns, "run", lambda self, *argv, **kw: ran.append(argv) or real_run(self, *argv, **kw))
+    ns.state()
+    assert [argv[0] for argv in ran] == ["tc"], "a fresh namespace: tc alone"
+    real_run(ns, "iptables", "-A", "FORWARD", "-j", "DROP")
+    ran.clear()
+    assert "iptables filter -A FORWARD -j DROP" in ns.state()["netfilter"]
+    assert len(ran) == 1 and ran[0][:2] == ("sh", "-c")
+    assert "iptables-save" in ran[0][2] and "nft list ruleset" in ran[0][2] and "ip6tables-save" not in ran[0][2]
