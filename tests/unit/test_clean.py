@@ -54,6 +54,11 @@ def test_two_iptables_saves_of_the_same_state_compare_equal():
     assert clean.iptables_lines("iptables", later) == clean.iptables_lines("iptables", IPTABLES_SAVE)
 
 
+def test_a_warning_of_iptables_save_is_kept():
+    text = "# Warning: iptables-legacy tables present, use iptables-legacy-save to see them\n"
+    assert clean.iptables_lines("iptables", text)[0] == [f"iptables  {text.strip()}"]
+
+
 def test_an_empty_table_with_accepting_builtin_chains_is_no_state():
     empty = "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n"
     assert clean.iptables_lines("ip6tables", empty)[0] == []
