@@ -6,8 +6,9 @@ which the check must name. Expected lines are written out here, not computed by 
 
 from __future__ import annotations
 
-import os
+import shutil
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -165,10 +166,25 @@ def bridge_without_data_dir(name: str) -> dict:
     }
 
 
+@pytest.fixture
+def host_store_removed():
+    """The store host-local would write on the host; removed after the test (and after the
+    runtime's teardown DEL: list this fixture first) if containment failed."""
+    made = [p for p in (Path("/var/lib/cni"), Path("/var/lib/cni/networks")) if not p.exists()]
+    store = Path("/var/lib/cni/networks", f"private-{uuid.uuid4().hex[:12]}")
+    yield store
+    if store.exists():
+        shutil.rmtree(store)
+        for directory in reversed(made):
+            if directory.exists() and not any(directory.iterdir()):
+                directory.rmdir()
+
+
 @pytest.mark.cni_private_mounts
-def test_private_mounts_contain_host_local_without_a_data_dir(cni_runtime, cni_node, cni_netns, cni_assert_clean):
-    name = f"private-{os.getpid()}-{cni_node.name[-8:]}"
-    host_store = Path("/var/lib/cni/networks", name)
+def test_private_mounts_contain_host_local_without_a_data_dir(
+    host_store_removed, cni_runtime, cni_node, cni_netns, cni_assert_clean
+):
+    host_store, name = host_store_removed, host_store_removed.name
     pod = cni_netns()  # made after the mount namespace: its /run/netns path is seen there too
     attachment = cni_runtime.add(bridge_without_data_dir(name), pod)
     assert not host_store.exists(), "host-local wrote to the host's /var/lib/cni"
