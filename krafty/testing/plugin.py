@@ -68,6 +68,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "cni_kernel(*features): the test needs these kernel features (vrf, bridge, veth, dummy, macvlan, vxlan); "
         "where the kernel lacks one it runs in a VM",
     )
+    config.addinivalue_line(
+        "markers",
+        "cni_versions(*plugins, min=None, max=None): run the test once per CNI version all these plugins list "
+        "in VERSION (argument `cni_version`)",
+    )
     report_to = config.getoption("cni_report_to")
     if report_to and not hasattr(config, "workerinput"):
         config.pluginmanager.register(kernel.ReportWriter(config, Path(report_to)), "cni-report-writer")
@@ -249,3 +254,12 @@ def cni_kind_lab(request: pytest.FixtureRequest, cni_kind_settings: Any) -> Iter
     finally:
         if not keep:
             cluster.down(cni_kind_settings)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`cni_versions(*plugins)`: one test per spec version the plugins' VERSION lists."""
+    marker = metafunc.definition.get_closest_marker("cni_versions")
+    if marker is not None:
+        from krafty.testing import versions
+
+        versions.parametrize(metafunc, marker, _search_path(metafunc.config))
