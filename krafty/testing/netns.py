@@ -11,24 +11,28 @@ from __future__ import annotations
 import ctypes
 import os
 import subprocess
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from ipaddress import ip_address
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from krafty.testing import clean
 
 if TYPE_CHECKING:
     from pyroute2 import IPRoute
 
 NETNS_DIR = Path("/run/netns")
 _CLONE_NEWNET = 0x40000000
-_AF_INET, _AF_INET6 = 2, 10
+_FAMILIES = {4: 2, 6: 10}  # AF_INET, AF_INET6
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
 class NetnsError(RuntimeError):
-    """A namespace could not be made or removed."""
+    """A namespace could not be made or removed, or has no such device."""
 
 
 def _setns(fd: int) -> None:
@@ -89,8 +93,43 @@ def _link(msg: Any) -> Link:
     )
 
 
+# Route types, rule actions and tables by name (rtnetlink.h, fib_rules.h), for readable state lines.
+ROUTE_TYPES = dict(enumerate(
+    ("unspec", "unicast", "local", "broadcast", "anycast", "multicast", "blackhole", "unreachable", "prohibit",
+     "throw", "nat"),
+))  # fmt: skip
+RULE_ACTIONS = {0: "unspec", 1: "to_tbl", 2: "goto", 3: "nop", 6: "blackhole", 7: "unreachable", 8: "prohibit"}
+TABLES = {253: "default", 254: "main", 255: "local"}
+_NUD_PERMANENT = 0x80
+_IFA_F_DADFAILED, _IFA_F_TENTATIVE = 0x08, 0x40
+# The net.* sysctls of a namespace, read under /proc/sys/net from a thread inside it. netfilter's
+# are counters and limits no plugin sets; per-device directories are kept for known devices only.
+_SYSCTL_SKIP = ("netfilter",)
+_PER_DEVICE_SYSCTL_DIRS = ("ipv4/conf", "ipv6/conf", "ipv4/neigh", "ipv6/neigh")
+# One process reads what netlink does not give: netfilter and tc. `@@ name` starts each part.
+_TOOLS_SCRIPT = r"""
+for tool in iptables-save ip6tables-save; do
+  command -v $tool >/dev/null && { echo "@@ $tool"; $tool 2>/dev/null; }
+done
+command -v nft >/dev/null && { echo "@@ nft"; nft list ruleset 2>/dev/null; }
+command -v tc >/dev/null && { echo "@@ tc"; tc -force -batch - 2>/dev/null; }
+true
+"""
+
+
+def family_number(family: int) -> int:
+    """4 or 6 to AF_INET or AF_INET6; anything else is a ValueError."""
+    try:
+        return _FAMILIES[family]
+    except (KeyError, TypeError):
+        raise ValueError(f"family must be 4 or 6, not {family!r}") from None
+
+
 class Netns:
-    """A named network namespace that lives for one test (`cni_netns` makes them)."""
+    """A named network namespace that lives for one test (`cni_netns` makes them).
+
+    `snapshot` is the baseline `cni_assert_clean` compares against: None until taken.
+    """
 
     def __init__(self, role: str = "pod") -> None:
         self.role = role
@@ -100,7 +139,7 @@ class Netns:
         if made.returncode:
             raise NetnsError(f"ip netns add {self.name}: {made.stderr.strip()}")
         self.removed = False
-        self.snapshot: dict[str, Any] = {}
+        self.snapshot: dict[str, list[str]] | None = None
 
     @classmethod
     def from_path(cls, path: str | os.PathLike[str], role: str = "") -> Netns:
@@ -110,7 +149,7 @@ class Netns:
         ns.path = os.fspath(path)
         ns.name = Path(ns.path).name
         ns.removed = True  # not ours: remove() leaves it alone
-        ns.snapshot = {}
+        ns.snapshot = None
         return ns
 
     def __repr__(self) -> str:
@@ -141,24 +180,30 @@ class Netns:
             )
         return done
 
-    def ipr(self) -> IPRoute:
-        """A pyroute2 IPRoute bound to this namespace; close it (or use it in `with`).
-
-        Never creates the namespace: a removed one raises FileNotFoundError.
-        """
+    @contextmanager
+    def _inside(self) -> Iterator[None]:
+        """This thread in the namespace for the block (sockets and /proc/sys/net opened there stay bound)."""
         target = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
         try:
             home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
             try:
                 _setns(target)
                 try:
-                    return _iproute_class()()
+                    yield
                 finally:
                     _setns(home)
             finally:
                 os.close(home)
         finally:
             os.close(target)
+
+    def ipr(self) -> IPRoute:
+        """A pyroute2 IPRoute bound to this namespace; close it (or use it in `with`).
+
+        Never creates the namespace: a removed one raises FileNotFoundError.
+        """
+        with self._inside():
+            return _iproute_class()()
 
     @contextmanager
     def _socket(self, shared: IPRoute | None = None) -> Iterator[IPRoute]:
@@ -172,68 +217,118 @@ class Netns:
         finally:
             ipr.close()
 
+    # --- devices and addresses -----------------------------------------------------------
+
     def links(self, *, ipr: IPRoute | None = None) -> dict[str, Link]:
         """Every device, by name."""
         with self._socket(ipr) as ipr:
             return {link.name: link for link in map(_link, ipr.link("dump"))}
 
-    def up(self, ifname: str) -> None:
-        with self._socket() as ipr:
-            ipr.link("set", index=ipr.link_lookup(ifname=ifname)[0], state="up")
+    def _missing(self, ifname: str, links: dict[str, Link]) -> NetnsError:
+        return NetnsError(f"no device {ifname} in {self.name}; there are {sorted(links)}")
 
     def link(self, name: str) -> Link:
+        """One device; NetnsError (naming the devices there are) when it does not exist."""
         links = self.links()
-        assert name in links, f"no device {name} in {self.name}; there are {sorted(links)}"
+        if name not in links:
+            raise self._missing(name, links)
         return links[name]
+
+    def up(self, ifname: str) -> None:
+        with self._socket() as ipr:
+            ipr.link("set", index=self._index(ipr, ifname), state="up")
+
+    def _index(self, ipr: IPRoute, ifname: str) -> int:
+        found = ipr.link_lookup(ifname=ifname)
+        if not found:
+            raise self._missing(ifname, self.links(ipr=ipr))
+        return found[0]
 
     def addresses(
         self, ifname: str | None = None, family: int | None = None, *, ipr: IPRoute | None = None
     ) -> set[str]:
-        """`address/prefix` strings, of one device or all; family 4 or 6 narrows."""
-        families = {4: _AF_INET, 6: _AF_INET6}
+        """`address/prefix` strings, of one device (NetnsError if missing) or all; family 4 or 6 narrows."""
+        kwargs: dict[str, Any] = {} if family is None else {"family": family_number(family)}
         with self._socket(ipr) as ipr:
-            kwargs: dict[str, Any] = {}
             if ifname is not None:
-                found = ipr.link_lookup(ifname=ifname)
-                if not found:
-                    return set()
-                kwargs["index"] = found[0]
-            if family is not None:
-                kwargs["family"] = families[family]
+                kwargs["index"] = self._index(ipr, ifname)
             return {f"{m.get('IFA_ADDRESS')}/{m['prefixlen']}" for m in ipr.addr("dump", **kwargs)}
 
+    def add_parent(self, name: str = "parent0", *, up: bool = True) -> Link:
+        """A device to stand as the master of macvlan/ipvlan/vlan or to hand to host-device, made
+        part of the baseline. A `dummy` where the kernel has it, else an `ifb` (a virtual ethernet
+        device with no peer either: macvlan and host-device work on it)."""
+        from pyroute2.netlink.exceptions import NetlinkError
+
+        with self._socket() as ipr:
+            for kind in ("dummy", "ifb"):
+                try:
+                    ipr.link("add", ifname=name, kind=kind)
+                    break
+                except NetlinkError as err:
+                    if err.code != 95 and "Unknown device type" not in str(err):  # EOPNOTSUPP
+                        raise NetnsError(f"{kind} {name} in {self.name}: {err}") from err
+            else:
+                raise NetnsError(f"{self.name}: this kernel has neither dummy nor ifb for a parent device")
+            if up:
+                ipr.link("set", index=self._index(ipr, name), state="up")
+        self.rebaseline()
+        return self.link(name)
+
+    def wait_for_dad(self, ifname: str | None = None, timeout: float = 10.0) -> None:
+        """Until no IPv6 address (of `ifname`, or of any device) is tentative; AssertionError
+        when duplicate address detection failed or is still running after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        with self._socket() as ipr:
+            kwargs = {"family": _FAMILIES[6]} | ({} if ifname is None else {"index": self._index(ipr, ifname)})
+            while True:
+                pending, failed = [], []
+                for m in ipr.addr("dump", **kwargs):
+                    flags = m.get("IFA_FLAGS") or m["flags"]
+                    address = f"{m.get('IFA_ADDRESS')}/{m['prefixlen']}"
+                    if flags & _IFA_F_DADFAILED:
+                        failed.append(address)
+                    elif flags & _IFA_F_TENTATIVE:
+                        pending.append(address)
+                if failed:
+                    raise AssertionError(f"duplicate address detection failed in {self.name}: {failed}")
+                if not pending:
+                    return
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"still tentative in {self.name} after {timeout} s: {pending}")
+                time.sleep(0.1)
+
+    def ping(self, dst: str, *, source: str | None = None, count: int = 1, timeout: float = 5.0) -> str:
+        """Ping `dst` (IPv4 or IPv6, from the address) from inside; its output, or AssertionError with it."""
+        version = ip_address(dst).version
+        argv = ["ping", f"-{version}", "-c", str(count), "-W", f"{timeout:g}"]
+        if source is not None:
+            argv += ["-I", source]
+        done = self.run(*argv, dst, check=False, timeout=timeout * count + 10)
+        if done.returncode:
+            raise AssertionError(f"ping {dst} from {source or self.name} failed:\n{done.stdout}{done.stderr}")
+        return done.stdout
+
+    # --- routing ------------------------------------------------------------------------
+
     def routes(self, table: int | None = 254, family: int = 4, *, ipr: IPRoute | None = None) -> list[dict[str, Any]]:
-        """Routes of one table (default: main; None: every table) as plain dicts:
-        dst (CIDR), gateway, dev (name), metric, table, scope, proto, type."""
-        fam = {4: _AF_INET, 6: _AF_INET6}[family]
+        """Routes of one table (default: main; None: every table) of family 4 or 6, as plain dicts:
+        dst (CIDR), gateway, dev (name), metric, table, scope, proto, type (numbers as the kernel's)."""
+        fam = family_number(family)
         with self._socket(ipr) as ipr:
             names = {link.index: link.name for link in self.links(ipr=ipr).values()}
             messages = ipr.route("dump", family=fam, **({} if table is None else {"table": table}))
-        default = "0.0.0.0" if family == 4 else "::"
-        routes = []
-        for msg in messages:
-            routes.append(
-                {
-                    "dst": f"{msg.get('RTA_DST') or default}/{msg['dst_len']}",
-                    "gateway": msg.get("RTA_GATEWAY"),
-                    "dev": names.get(msg.get("RTA_OIF")),
-                    "metric": msg.get("RTA_PRIORITY") or 0,
-                    "table": msg.get("RTA_TABLE") or msg["table"],
-                    "scope": msg["scope"],
-                    "proto": msg["proto"],
-                    "type": msg["type"],
-                }
-            )
-        return routes
+        return [_route(msg, names, family) for msg in messages]
 
-    def default_route(self, table: int = 254) -> dict[str, Any] | None:
-        """The preferred (lowest-metric) IPv4 default route of a table."""
-        defaults = [r for r in self.routes(table) if r["dst"] == "0.0.0.0/0"]
+    def default_route(self, table: int = 254, family: int = 4) -> dict[str, Any] | None:
+        """The preferred (lowest-metric) default route of a table, IPv4 or IPv6."""
+        default = "0.0.0.0/0" if family_number(family) == _FAMILIES[4] else "::/0"
+        defaults = [r for r in self.routes(table, family) if r["dst"] == default]
         return min(defaults, key=lambda r: r["metric"]) if defaults else None
 
     def rules(self, family: int = 4, *, ipr: IPRoute | None = None) -> list[dict[str, Any]]:
-        """Policy routing rules (`ip rule`), as dicts of their attributes."""
-        fam = {4: _AF_INET, 6: _AF_INET6}[family]
+        """Policy routing rules (`ip rule`) of family 4 or 6, as dicts of their attributes."""
+        fam = family_number(family)
         with self._socket(ipr) as ipr:
             return [
                 {
@@ -245,26 +340,48 @@ class Netns:
                     "iif": m.get("FRA_IIFNAME"),
                     "oif": m.get("FRA_OIFNAME"),
                     "l3mdev": m.get("FRA_L3MDEV") or None,
+                    "fwmark": m.get("FRA_FWMARK") or None,
                 }
                 for m in ipr.get_rules(family=fam)
             ]
 
-    def state(self) -> dict[str, list[str]]:
-        """Everything `cni_assert_clean` compares: devices, addresses, routes of every table, rules."""
+    # --- the baseline ---------------------------------------------------------------------
+
+    def rebaseline(self) -> None:
+        """Take the baseline again: what the test set up itself (a parent device, say) is not a leak."""
+        self.snapshot = self.state()
+
+    def state(self, devices: Iterable[str] | None = None) -> dict[str, list[str]]:
+        """Everything `cni_assert_clean` compares, as sorted readable lines per part (see
+        docs/harness/clean.md). Per-device parts (device attributes, per-device sysctls, tc) cover
+        `devices` that still exist (default: every device): new devices are reported once, as links.
+        One netlink socket, one process (netfilter and tc), /proc/sys/net read from this thread."""
         with self._socket() as ipr:
-            links = self.links(ipr=ipr).values()
-            routes = [r for family in (4, 6) for r in self.routes(None, family, ipr=ipr)]
-            rules = [r for family in (4, 6) for r in self.rules(family, ipr=ipr)]
-            return {
-                "links": sorted(f"{link.name} ({link.kind or 'device'})" for link in links),
-                "addresses": sorted(self.addresses(ipr=ipr)),
-                "routes": sorted(
-                    f"{r['dst']} table {r['table']} dev {r['dev']} via {r['gateway']} metric {r['metric']} "
-                    f"type {r['type']}"
-                    for r in routes
-                ),
-                "rules": sorted(" ".join(f"{k} {v}" for k, v in r.items() if v is not None) for r in rules),
-            }
+            links = list(map(_link, ipr.link("dump")))
+            names = {link.index: link.name for link in links}
+            wanted = set(names.values()) if devices is None else set(devices) & set(names.values())
+            addrs = [(m, names.get(m["index"])) for m in ipr.addr("dump")]
+            routes = [_route(m, names, fam) for fam in (4, 6) for m in ipr.route("dump", family=_FAMILIES[fam])]
+            rules = [(fam, r) for fam in (4, 6) for r in self.rules(fam, ipr=ipr)]
+            neighbours = [m for m in ipr.get_neighbours() if m["state"] & _NUD_PERMANENT]
+            with self._inside():
+                sysctls = _read_sysctls(wanted)
+        tools = self.run("sh", "-c", _TOOLS_SCRIPT, input=_tc_batch(sorted(wanted)), check=False).stdout
+        sections = clean.split_sections(tools)
+        return {
+            "links": sorted(f"{link.name} ({link.kind or 'device'})" for link in links),
+            "devices": sorted(line for link in links if link.name in wanted for line in _attributes(link, names)),
+            "addresses": sorted(f"{m.get('IFA_ADDRESS')}/{m['prefixlen']} dev {dev}" for m, dev in addrs),
+            "routes": sorted(map(_route_line, routes)),
+            "rules": sorted(_rule_line(fam, rule) for fam, rule in rules),
+            "neighbours": sorted(
+                f"{m.get('NDA_DST')} dev {names.get(m['ifindex'])} lladdr {m.get('NDA_LLADDR')} permanent"
+                for m in neighbours
+            ),
+            "sysctls": sorted(f"{key} = {value}" for key, value in sysctls.items()),
+            "netfilter": clean.netfilter_lines(sections),
+            "tc": clean.tc_lines(sections.get("tc", ""), sorted(wanted)),
+        }
 
     def remove(self) -> None:
         """Delete the namespace; a failure is an error for the caller to report."""
@@ -274,3 +391,68 @@ class Netns:
         if done.returncode and self.exists:
             raise NetnsError(f"ip netns delete {self.name}: {done.stderr.strip()}")
         self.removed = True
+
+
+def _route(msg: Any, names: dict[int, str], family: int) -> dict[str, Any]:
+    default = "0.0.0.0" if family == 4 else "::"
+    return {
+        "dst": f"{msg.get('RTA_DST') or default}/{msg['dst_len']}",
+        "gateway": msg.get("RTA_GATEWAY"),
+        "dev": names.get(msg.get("RTA_OIF")),
+        "metric": msg.get("RTA_PRIORITY") or 0,
+        "table": msg.get("RTA_TABLE") or msg["table"],
+        "scope": msg["scope"],
+        "proto": msg["proto"],
+        "type": msg["type"],
+    }
+
+
+def _route_line(r: dict[str, Any]) -> str:
+    """`10.0.0.0/24 table main dev eth0 metric 0 unicast`, `via <gw>` only when there is one."""
+    via = f" via {r['gateway']}" if r["gateway"] else ""
+    dev = f" dev {r['dev']}" if r["dev"] else ""
+    kind = ROUTE_TYPES.get(r["type"], str(r["type"]))
+    return f"{r['dst']} table {TABLES.get(r['table'], r['table'])}{dev}{via} metric {r['metric']} {kind}"
+
+
+def _rule_line(family: int, rule: dict[str, Any]) -> str:
+    shown = rule | {"action": RULE_ACTIONS.get(rule["action"], rule["action"])}
+    return " ".join(f"{k} {v}" for k, v in shown.items() if v is not None) + f" ipv{family}"
+
+
+def _attributes(link: Link, names: dict[int, str]) -> list[str]:
+    """`<dev> <attribute> = <value>` lines, one per attribute a plugin may change and must restore."""
+    master = names.get(link.master, str(link.master)) if link.master else "-"
+    values = {"mtu": link.mtu, "state": "up" if link.up else "down", "master": master, "mac": link.mac}
+    return [f"{link.name} {key} = {value}" for key, value in values.items()] + [f"{link.name} alias = {link.alias}"]
+
+
+def _tc_batch(devices: list[str]) -> str:
+    """tc commands for `tc -batch`: a qdisc line (which names its device) before each device's filters."""
+    return "".join(
+        f"qdisc show dev {dev}\nfilter show dev {dev}\nfilter show dev {dev} ingress\nfilter show dev {dev} egress\n"
+        for dev in devices
+    )
+
+
+def _read_sysctls(devices: set[str]) -> dict[str, str]:
+    """`net.*` sysctls of the calling thread's namespace; per-device ones of `devices` (and all, default)."""
+    root = Path("/proc/sys/net")
+    keep = devices | {"all", "default"}
+    values: dict[str, str] = {}
+    for directory, subdirs, files in os.walk(root):
+        rel = os.path.relpath(directory, root)
+        if rel in _PER_DEVICE_SYSCTL_DIRS:
+            subdirs[:] = [d for d in subdirs if d in keep]
+        elif rel == ".":
+            subdirs[:] = [d for d in subdirs if d not in _SYSCTL_SKIP]
+        for name in files:
+            path = os.path.join(directory, name)
+            try:
+                with open(path) as f:
+                    value = f.read()
+            except OSError:  # write-only (route.flush) or unreadable (stable_secret unset)
+                continue
+            key = "net." + os.path.relpath(path, root).replace("/", ".")
+            values[key] = " ".join(value.split())
+    return values

@@ -19,12 +19,14 @@ import pytest
 from krafty.testing import kernel
 from krafty.testing.clean import CleanChecker
 from krafty.testing.kill import kill_at
+from krafty.testing.mounts import DEFAULT_PATHS, PrivateMounts
 from krafty.testing.netns import Netns
 from krafty.testing.runtime import DEFAULT_CNI_PATH, Attachment, CniCallError, Runtime
 
 RELAYED = pytest.StashKey[set]()
 UNRUNNABLE = pytest.StashKey[dict]()
 RELAY = pytest.StashKey["kernel.VmRelay | None"]()
+CALL_FAILED = pytest.StashKey[bool]()
 
 
 def in_ci() -> bool:
@@ -60,6 +62,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--cni-kind-image", action="append", default=None, help="cni_kind_lab: a local image to load (repeatable)"
     )
+    parser.addini("cni_clean", "every test: its cni_netns namespaces must be clean at teardown", type="bool")
+    parser.addini("cni_private_mounts", "every test: plugins run in a private mount namespace", type="bool")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -73,6 +77,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "cni_versions(*plugins, min=None, max=None): run the test once per CNI version all these plugins list "
         "in VERSION (argument `cni_version`)",
     )
+    config.addinivalue_line("markers", "cni_clean: at teardown, after the DELs, every cni_netns namespace is clean")
+    config.addinivalue_line("markers", "cni_private_mounts(*paths): plugins' files under paths stay in a tmpfs")
     report_to = config.getoption("cni_report_to")
     if report_to and not hasattr(config, "workerinput"):
         config.pluginmanager.register(kernel.ReportWriter(config, Path(report_to)), "cni-report-writer")
@@ -140,19 +146,30 @@ def require_root() -> None:
 
 
 @pytest.fixture
-def cni_netns() -> Iterator[Callable[..., Netns]]:
-    """Factory: `cni_netns(role="pod") -> Netns`, every namespace removed at teardown."""
+def cni_netns(request: pytest.FixtureRequest) -> Iterator[Callable[..., Netns]]:
+    """Factory: `cni_netns(role="pod") -> Netns` (lo up, baseline taken), every namespace removed at
+    teardown; with `cni_clean` (marker or ini) each must be clean first, after the runtime's DELs."""
     require_root()
+    _private_mounts(request)  # made first, ended last: the clean check below still lists its files
+    auto_clean: CleanChecker | None = None
+    if request.node.get_closest_marker("cni_clean") or request.config.getini("cni_clean"):
+        auto_clean = request.getfixturevalue("cni_assert_clean")
     made: list[Netns] = []
 
     def make(role: str = "pod") -> Netns:
         ns = Netns(role)
         made.append(ns)
         ns.up("lo")
-        ns.snapshot = ns.state()
+        ns.rebaseline()
         return ns
 
     yield make
+    problems = []
+    if auto_clean is not None and not request.node.stash.get(CALL_FAILED, False):
+        try:
+            auto_clean(*made)
+        except AssertionError as err:
+            problems.append(f"cni_clean: {err}")
     failures = []
     for ns in reversed(made):
         try:
@@ -160,7 +177,9 @@ def cni_netns() -> Iterator[Callable[..., Netns]]:
         except Exception as err:  # noqa: BLE001 - every namespace gets its chance; all failures reported
             failures.append(str(err))
     if failures:
-        pytest.fail("namespaces not removed:\n" + "\n".join(failures), pytrace=False)
+        problems.append("namespaces not removed:\n" + "\n".join(failures))
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)
 
 
 @pytest.fixture
@@ -185,6 +204,7 @@ def cni_runtime(request: pytest.FixtureRequest, cni_node: Netns, tmp_path: Path)
         tmp_path / "cni-cache",
         plugin_dir=plugin_dir,
         timeout=request.config.getoption("cni_timeout"),
+        mounts=_private_mounts(request),
     )
     krafty = Path(sys.executable).with_name("krafty")
     if krafty.exists():
@@ -201,9 +221,10 @@ def cni_runtime(request: pytest.FixtureRequest, cni_node: Netns, tmp_path: Path)
 
 
 @pytest.fixture
-def cni_assert_clean() -> CleanChecker:
-    """`cni_assert_clean(node, *pods, ipam_dirs=())`: nothing left since the namespaces were made."""
-    return CleanChecker()
+def cni_assert_clean(request: pytest.FixtureRequest) -> CleanChecker:
+    """`cni_assert_clean(node, *pods, ipam_dirs=())`: nothing left since each namespace's baseline
+    (and no file under the private mounts, where the test has them)."""
+    return CleanChecker(mounts=_private_mounts(request))
 
 
 @pytest.fixture
@@ -254,6 +275,39 @@ def cni_kind_lab(request: pytest.FixtureRequest, cni_kind_settings: Any) -> Iter
     finally:
         if not keep:
             cluster.down(cni_kind_settings)
+
+
+# --- clean check at teardown, private mounts ------------------------------------------------------
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Remember a failed test: the `cni_clean` check does not pile leftovers onto its failure."""
+    report = yield
+    if report.when == "call" and report.failed:
+        item.stash[CALL_FAILED] = True
+    return report
+
+
+def _private_mounts(request: pytest.FixtureRequest) -> PrivateMounts | None:
+    """The test's private mount namespace, where it asked for one (marker, ini, or the fixture)."""
+    wanted = (
+        request.node.get_closest_marker("cni_private_mounts")
+        or request.config.getini("cni_private_mounts")
+        or "cni_private_mounts" in request.fixturenames
+    )
+    return request.getfixturevalue("cni_private_mounts") if wanted else None
+
+
+@pytest.fixture
+def cni_private_mounts(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PrivateMounts]:
+    """Plugins run in a mount namespace where the marker's paths (default /var/lib/cni, /run/cni)
+    are overlays on a tmpfs: what they write stays there, and `cni_assert_clean` lists it."""
+    require_root()
+    marker = request.node.get_closest_marker("cni_private_mounts")
+    mounts = PrivateMounts(marker.args if marker and marker.args else DEFAULT_PATHS, tmp_path / "private-mounts")
+    yield mounts
+    mounts.stop()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from krafty.testing.mounts import PrivateMounts
 from krafty.testing.netns import Netns
 from krafty.types import error_violations, result_violations, version_tuple, version_violations
 
@@ -132,8 +133,10 @@ class Runtime:
         *,
         plugin_dir: Path | None = None,
         timeout: float = 300,
+        mounts: PrivateMounts | None = None,
     ) -> None:
         self.node = node
+        self.mounts = mounts  # plugins run in this private mount namespace (krafty.testing.mounts)
         self.plugin_dir = plugin_dir
         self.cni_path = [str(p) for p in ([plugin_dir] if plugin_dir else []) + list(cni_path)]
         self.cache_dir = cache_dir
@@ -181,8 +184,9 @@ class Runtime:
         return env
 
     def argv(self, executable: Path | str) -> list[str]:
-        """The plugin entered into the node namespace; nsenter execs it in place."""
-        return ["nsenter", f"--net={self.node.path}", str(executable)]
+        """The plugin entered into the node namespace (and the private mounts); nsenter execs it in place."""
+        mounts = self.mounts.nsenter_args() if self.mounts else []
+        return ["nsenter", *mounts, f"--net={self.node.path}", str(executable)]
 
     def call(
         self,

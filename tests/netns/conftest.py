@@ -90,7 +90,7 @@ def clean(cni_assert_clean, cni_node, net):
     """`clean(*pods)`: nothing left on the node, in the pods or in host-local's store."""
 
     # The kernel adds this rule with a network namespace's first VRF and never removes it.
-    cni_assert_clean.allow("rules left: priority 1000 table 0 action 1 l3mdev 1")
+    cni_assert_clean.allow("rules left: priority 1000 table 0 action to_tbl l3mdev 1")
 
     def check(*pods) -> None:
         cni_assert_clean(cni_node, *pods, ipam_dirs=[net.data_dir])

@@ -48,7 +48,15 @@ def test_bridge_with_host_local_add_check_del(cni_runtime, cni_node, cni_netns, 
     cni_runtime.delete(attachment)
     assert "cni-ref0" in cni_node.links(), "bridge keeps its bridge on DEL"
     cni_node.run("ip", "link", "del", "cni-ref0")
+    allow_forwarding(cni_assert_clean, cni_node)
     cni_assert_clean(cni_node, pod, ipam_dirs=[tmp_path / "ipam"])
+
+
+def allow_forwarding(cni_assert_clean, node) -> None:
+    """bridge (isGateway) and ptp turn forwarding on in the node and never turn it back off, by
+    design; the kernel then turns all.accept_redirects off. Accepted in the node only."""
+    for change in ("forwarding: 0 -> 1", "ip_forward: 0 -> 1", "accept_redirects: 1 -> 0"):
+        cni_assert_clean.allow(change, node)
 
 
 def without_list_keys(plugin: dict) -> dict:
@@ -82,10 +90,13 @@ def test_conflist_bridge_tuning_bandwidth_chains_prev_result(
     cni_runtime.check(attachment)  # every plugin, with the list's cached result
     cni_runtime.delete(attachment)  # reverse order: bandwidth (its ifb goes), tuning, bridge
     cni_node.run("ip", "link", "del", "cni-ref0")
+    allow_forwarding(cni_assert_clean, cni_node)
     cni_assert_clean(cni_node, pod, ipam_dirs=[bridge["ipam"]["dataDir"]])
 
 
-def test_portmap_gets_its_capability_and_disable_check_is_honoured(cni_runtime, cni_node, cni_netns, bridge):
+def test_portmap_gets_its_capability_and_disable_check_is_honoured(
+    cni_runtime, cni_node, cni_netns, cni_assert_clean, bridge
+):
     """portmap 1.1.1's CHECK fails without IPv6 DNAT chains: the list opts out with disableCheck."""
     conflist = {
         "cniVersion": "1.0.0",
@@ -97,11 +108,17 @@ def test_portmap_gets_its_capability_and_disable_check_is_honoured(cni_runtime, 
         ],
     }
     ports = [{"hostPort": 18080, "containerPort": 8080, "protocol": "tcp"}]
-    attachment = cni_runtime.add(conflist, cni_netns(), capability_args={"portMappings": ports, "bandwidth": {}})
+    pod = cni_netns()
+    attachment = cni_runtime.add(conflist, pod, capability_args={"portMappings": ports, "bandwidth": {}})
     assert "--dport 18080" in cni_node.run("iptables", "-t", "nat", "-S").stdout
     cni_runtime.check(attachment)  # skipped: would fail otherwise
     cni_runtime.delete(attachment)
-    assert "--dport 18080" not in cni_node.run("iptables", "-t", "nat", "-S").stdout
+    cni_node.run("ip", "link", "del", "cni-ref0")
+    allow_forwarding(cni_assert_clean, cni_node)
+    # Finding: portmap keeps its shared CNI-HOSTPORT-* chains, and the jumps to them from the
+    # built-in nat chains, after the last mapping is deleted (the per-pod CNI-DN-* chain goes).
+    cni_assert_clean.allow("CNI-HOSTPORT-", cni_node)
+    cni_assert_clean(cni_node, pod, ipam_dirs=[bridge["ipam"]["dataDir"]])
 
 
 def test_ptp_with_host_local(cni_runtime, cni_node, cni_netns, cni_assert_clean, tmp_path):
@@ -114,6 +131,7 @@ def test_ptp_with_host_local(cni_runtime, cni_node, cni_netns, cni_assert_clean,
     assert host_veth in cni_node.links()
     cni_runtime.check(attachment)
     cni_runtime.delete(attachment)
+    allow_forwarding(cni_assert_clean, cni_node)
     cni_assert_clean(cni_node, pod, ipam_dirs=[tmp_path / "ipam"])
 
 
