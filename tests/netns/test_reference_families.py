@@ -9,7 +9,6 @@ forwarding in the node and leave it on): the pod's default routes point at them.
 
 from __future__ import annotations
 
-import time
 from ipaddress import ip_interface
 from typing import Any
 
@@ -45,19 +44,6 @@ def gateway_bridge(node, families: dict[int, dict[str, str]]) -> None:
     for family in families.values():
         node.run("ip", "addr", "add", f"{family['gateway']}/{family['subnet'].split('/')[1]}", "dev", BRIDGE, "nodad")
     node.run("ip", "link", "set", BRIDGE, "up")
-
-
-def wait_for_dad(ns, ifname: str, timeout: float = 10.0) -> None:
-    """IPv6 addresses are unusable while tentative (duplicate address detection)."""
-    deadline = time.monotonic() + timeout
-    while "tentative" in (shown := ns.run("ip", "-6", "addr", "show", "dev", ifname).stdout):
-        assert time.monotonic() < deadline, f"{ifname} in {ns.name} still tentative after {timeout}s:\n{shown}"
-        time.sleep(0.1)
-
-
-def ping(ns, destination: str) -> None:
-    done = ns.run("ping", "-c", "1", "-W", "5", destination, check=False)
-    assert done.returncode == 0, f"ping {destination} from {ns.name} failed:\n{done.stdout}{done.stderr}"
 
 
 def result_addresses(result: dict[str, Any], version: str) -> dict[int, str]:
@@ -110,9 +96,9 @@ def test_bridge_host_local_at_every_version(
             assert not {a for a in on_eth0 if not a.startswith("fe80:")}, f"IPv{family} only link-local: {on_eth0}"
             assert defaults == [], f"no IPv{family} default route expected: {defaults}"
     if 6 in families:
-        wait_for_dad(pod, "eth0")
+        pod.wait_for_dad("eth0")
     for family in families.values():
-        ping(pod, family["gateway"])
+        pod.ping(family["gateway"])
 
     if has_check(cni_version):
         cni_runtime.check(attachment)
