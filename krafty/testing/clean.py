@@ -9,6 +9,7 @@ directories in which a reservation is a file; only host-local's own bookkeeping 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -82,7 +83,7 @@ def iptables_lines(tool: str, text: str) -> tuple[list[str], set[str]]:
 
 
 _NFT_COUNTERS = re.compile(r"\b(packets|bytes) \d+\s*")
-_NFT_VOLATILE = re.compile(r"\s*\bexpires \S+")
+_NFT_VOLATILE = re.compile(r"\s*\bexpires [\dhms]+")
 
 
 def nft_lines(text: str, skip_tables: set[str] = frozenset()) -> list[str]:
@@ -125,25 +126,46 @@ def netfilter_lines(sections: dict[str, str]) -> list[str]:
     return sorted(lines)
 
 
-_TC_VOLATILE = re.compile(r"\s*\brefcnt \d+")
+TC_COMMANDS = ("qdisc show dev {}", "filter show dev {}", "filter show dev {} ingress", "filter show dev {} egress")
+
+
+def tc_batch(devices: list[str]) -> str:
+    """The `tc -json -batch` input that tc_lines() reads: TC_COMMANDS for each device in order."""
+    return "".join(command.format(dev) + "\n" for dev in devices for command in TC_COMMANDS)
+
+
+def _flat(value: object, prefix: str = "") -> list[str]:
+    if isinstance(value, dict):
+        return [item for key, inner in value.items() for item in _flat(inner, f"{prefix}{key}.")]
+    return [f"{prefix.rstrip('.')} {json.dumps(value) if isinstance(value, list) else value}"]
 
 
 def tc_lines(text: str, devices: list[str]) -> list[str]:
-    """`tc -batch` output of `qdisc show dev X` then X's filters, for each of `devices` in order, as
-    `X: <line>` lines. tc names no device there: a device's part starts at its first qdisc line
-    (every device has one, noop at least). Reference counts go."""
-    lines: list[str] = []
-    devices_left, device, in_qdiscs = iter(devices), "?", False
-    for raw in text.splitlines():
-        line = _TC_VOLATILE.sub("", raw).strip()
-        if not line:
-            continue
-        is_qdisc = line.startswith("qdisc ")
-        if is_qdisc and not in_qdiscs:
-            device = next(devices_left, "?")
-        in_qdiscs = is_qdisc
-        lines.append(f"{device}: {line}")
+    """`tc -json -batch` output (one JSON array per command of tc_batch(devices)) as
+    `<dev>: qdisc <kind> <handle> root|parent <p> <options>` and `<dev>: filter <where> <kind> ...`
+    lines; reference counts go. A count that does not match (a device went while tc read) is a line."""
+    arrays, decoder, at = [], json.JSONDecoder(), 0
+    while (at := _skip_space(text, at)) < len(text):
+        value, at = decoder.raw_decode(text, at)
+        arrays.append(value)
+    commands = [(dev, command.split()[0], command.split()[4:]) for dev in devices for command in TC_COMMANDS]
+    if len(arrays) != len(commands):
+        return [f"tc: {len(arrays)} answers to {len(commands)} commands (a device went while reading)"]
+    lines = []
+    for (dev, what, where), entries in zip(commands, arrays, strict=True):
+        for entry in entries:
+            entry = {k: v for k, v in entry.items() if k != "refcnt"}
+            head = [what, *where, str(entry.pop("kind", "?")), str(entry.pop("handle", ""))]
+            if entry.pop("root", False):
+                head.append("root")
+            lines.append(f"{dev}: " + " ".join([*filter(None, head), *_flat(entry)]))
     return sorted(lines)
+
+
+def _skip_space(text: str, at: int) -> int:
+    while at < len(text) and text[at].isspace():
+        at += 1
+    return at
 
 
 # --- comparing two states ----------------------------------------------------------------------
@@ -242,4 +264,5 @@ class CleanChecker:
 
     def __call__(self, *namespaces: Netns, ipam_dirs: Iterable[Path | str] = ()) -> None:
         found = self.problems(*namespaces, ipam_dirs=ipam_dirs)
-        assert not found, "left behind:\n  " + "\n  ".join(found)
+        if found:  # raised, not asserted: this module is not rewritten by pytest and `-O` strips asserts
+            raise AssertionError("left behind:\n  " + "\n  ".join(found))

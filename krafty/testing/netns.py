@@ -112,7 +112,7 @@ for tool in iptables-save ip6tables-save; do
   command -v $tool >/dev/null && { echo "@@ $tool"; $tool 2>/dev/null; }
 done
 command -v nft >/dev/null && { echo "@@ nft"; nft list ruleset 2>/dev/null; }
-command -v tc >/dev/null && { echo "@@ tc"; tc -force -batch - 2>/dev/null; }
+command -v tc >/dev/null && { echo "@@ tc"; tc -json -force -batch - 2>/dev/null; }
 true
 """
 
@@ -257,7 +257,8 @@ class Netns:
     def add_parent(self, name: str = "parent0", *, up: bool = True) -> Link:
         """A device to stand as the master of macvlan/ipvlan/vlan or to hand to host-device, made
         part of the baseline. A `dummy` where the kernel has it, else an `ifb` (a virtual ethernet
-        device with no peer either: macvlan and host-device work on it)."""
+        device with no peer either: macvlan and host-device work on it). It gets no IPv6 link-local
+        address (addrgenmode none), so nothing appears on it after the baseline by itself."""
         from pyroute2.netlink.exceptions import NetlinkError
 
         with self._socket() as ipr:
@@ -270,8 +271,8 @@ class Netns:
                         raise NetnsError(f"{kind} {name} in {self.name}: {err}") from err
             else:
                 raise NetnsError(f"{self.name}: this kernel has neither dummy nor ifb for a parent device")
-            if up:
-                ipr.link("set", index=self._index(ipr, name), state="up")
+        # No IPv6 link-local address: the kernel would add one a moment after "up", racing the baseline.
+        self.run("ip", "link", "set", name, "addrgenmode", "none", *(["up"] if up else []))
         self.rebaseline()
         return self.link(name)
 
@@ -366,7 +367,7 @@ class Netns:
             neighbours = [m for m in ipr.get_neighbours() if m["state"] & _NUD_PERMANENT]
             with self._inside():
                 sysctls = _read_sysctls(wanted)
-        tools = self.run("sh", "-c", _TOOLS_SCRIPT, input=_tc_batch(sorted(wanted)), check=False).stdout
+        tools = self.run("sh", "-c", _TOOLS_SCRIPT, input=clean.tc_batch(sorted(wanted)), check=False).stdout
         sections = clean.split_sections(tools)
         return {
             "links": sorted(f"{link.name} ({link.kind or 'device'})" for link in links),
@@ -425,14 +426,6 @@ def _attributes(link: Link, names: dict[int, str]) -> list[str]:
     master = names.get(link.master, str(link.master)) if link.master else "-"
     values = {"mtu": link.mtu, "state": "up" if link.up else "down", "master": master, "mac": link.mac}
     return [f"{link.name} {key} = {value}" for key, value in values.items()] + [f"{link.name} alias = {link.alias}"]
-
-
-def _tc_batch(devices: list[str]) -> str:
-    """tc commands for `tc -batch`: a qdisc line (which names its device) before each device's filters."""
-    return "".join(
-        f"qdisc show dev {dev}\nfilter show dev {dev}\nfilter show dev {dev} ingress\nfilter show dev {dev} egress\n"
-        for dev in devices
-    )
 
 
 def _read_sysctls(devices: set[str]) -> dict[str, str]:

@@ -213,7 +213,7 @@ def test_a_namespace_that_cannot_be_removed_is_reported(tmp_path):
         '#!/bin/sh\n[ "$1 $2" = "netns delete" ] && { echo busy >&2; exit 1; }\nexec /sbin/ip "$@"\n'
     )
     (bin_dir / "ip").chmod(0o755)
-    before = set(os.listdir("/run/netns"))
+    tag = f"refused{os.getpid()}"  # its namespaces' names carry it: others' (pytest -n) are left alone
     done = run_pytest(
         tmp_path,
         """
@@ -221,9 +221,11 @@ def test_a_namespace_that_cannot_be_removed_is_reported(tmp_path):
             cni_netns()
         """,
         PATH=f"{bin_dir}:{os.environ['PATH']}",
+        PYTEST_XDIST_WORKER=tag,
     )
-    for name in set(os.listdir("/run/netns")) - before:  # what the refused delete left
-        subprocess.run(["ip", "netns", "delete", name], check=False)
+    for name in os.listdir("/run/netns"):  # what the refused delete left
+        if f"-{tag}-" in name:
+            subprocess.run(["ip", "netns", "delete", name], check=False)
     assert done.returncode == 1, done.stdout
     assert "namespaces not removed" in done.stdout and "busy" in done.stdout, done.stdout
 

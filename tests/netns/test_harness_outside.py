@@ -13,16 +13,18 @@ from pathlib import Path
 EXAMPLE = Path(__file__).parents[2] / "examples" / "test_bridge_plugin.py"
 
 
-def netns_list() -> set[str]:
-    return set(Path("/run/netns").iterdir()) if Path("/run/netns").exists() else set()
+def netns_list(tag: str) -> set[str]:
+    """The namespaces whose names carry `tag` (others belong to other tests under pytest -n)."""
+    return {p.name for p in Path("/run/netns").glob(f"*-{tag}-*")}
 
 
 def test_the_readme_example_runs_from_an_empty_directory_and_leaves_nothing(tmp_path):
     shutil.copy(EXAMPLE, tmp_path)
-    before, host_links = netns_list(), set(os.listdir("/sys/class/net"))
+    tag, host_links = f"outside{os.getpid()}", set(os.listdir("/sys/class/net"))
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", f"--basetemp={tmp_path / 'tmp'}", "."],
         cwd=tmp_path,
+        env={**os.environ, "PYTEST_XDIST_WORKER": tag},
         capture_output=True,
         text=True,
         check=False,
@@ -31,7 +33,7 @@ def test_the_readme_example_runs_from_an_empty_directory_and_leaves_nothing(tmp_
     assert run.returncode == 0, run.stdout + run.stderr
     assert "2 passed" in run.stdout, run.stdout
     assert "conftest" not in run.stdout
-    assert netns_list() == before, "the example left namespaces behind"
+    assert netns_list(tag) == set(), "the example left namespaces behind"
     assert set(os.listdir("/sys/class/net")) == host_links, "the host's own devices changed"
 
 
