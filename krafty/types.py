@@ -227,10 +227,13 @@ def _entries(data: dict[str, Any], key: str, broken: list[str]) -> list[tuple[st
 
 def result_violations(data: Any, cni_version: str) -> list[str]:
     """A success result of `cni_version`: field types, interface indices in range, and
-    `ips[].version` present before 1.0.0 and absent from 1.0.0 on."""
+    `ips[].version` present before 1.0.0 and absent from 1.0.0 on. 0.1.0/0.2.0 results have
+    a shape of their own (`result_violations_0_2`)."""
     if not isinstance(data, dict):
         return ["result: must be a JSON object"]
-    broken = []
+    if version_tuple(cni_version) < (0, 3, 0):
+        return result_violations_0_2(data, cni_version)
+    broken = [f"result: {key} was replaced by ips in cniVersion 0.3.0" for key in ("ip4", "ip6") if key in data]
     if data.get("cniVersion") != cni_version:
         broken.append(f"result: cniVersion is {data.get('cniVersion')!r}, the config asked for {cni_version!r}")
     legacy = version_tuple(cni_version) < (1, 0, 0)
@@ -280,4 +283,60 @@ def result_violations(data: Any, cni_version: str) -> list[str]:
                 broken.append(f"result: dns.{key} must be a list of strings")
         if "domain" in dns and not isinstance(dns["domain"], str):
             broken.append("result: dns.domain must be a string")
+    return broken
+
+
+def _of_family(kind: Any, value: Any, family: int) -> bool:
+    return _parses(kind, value) and kind(value).version == family
+
+
+def result_violations_0_2(data: dict[str, Any], cni_version: str) -> list[str]:
+    """A 0.1.0/0.2.0 result (their SPEC.md "Result"): at most one `ip4` and one `ip6` object, each
+    an `ip` in CIDR notation of its family, an optional `gateway` and `routes` of that family;
+    `dns`. The lists `interfaces`, `ips` and `routes` came in 0.3.0 and must not appear."""
+    broken = [
+        f"result: {key} needs cniVersion 0.3.0 ({cni_version} has ip4/ip6)"
+        for key in ("interfaces", "ips", "routes")
+        if key in data
+    ]
+    if data.get("cniVersion") != cni_version:
+        broken.append(f"result: cniVersion is {data.get('cniVersion')!r}, the config asked for {cni_version!r}")
+    for key, family in (("ip4", 4), ("ip6", 6)):
+        if key not in data:
+            continue
+        config = data[key]
+        if not isinstance(config, dict):
+            broken.append(f"result: {key} must be an object")
+            continue
+        if not _of_family(ip_interface, config.get("ip"), family) or "/" not in config["ip"]:
+            broken.append(f"result: {key}.ip must be an IPv{family} address in CIDR notation")
+        if "gateway" in config and not _of_family(ip_address, config["gateway"], family):
+            broken.append(f"result: {key}.gateway must be an IPv{family} address")
+        routes = config.get("routes", [])
+        if not isinstance(routes, list):
+            broken.append(f"result: {key}.routes must be a list")
+            continue
+        for i, route in enumerate(routes):
+            where = f"result: {key}.routes[{i}]"
+            if not isinstance(route, dict):
+                broken.append(f"{where} must be an object")
+                continue
+            if not _of_family(ip_network, route.get("dst"), family):
+                broken.append(f"{where}.dst must be an IPv{family} network in CIDR notation")
+            if "gw" in route and not _of_family(ip_address, route["gw"], family):
+                broken.append(f"{where}.gw must be an IPv{family} address")
+    return broken + _dns_violations(data.get("dns", {}))
+
+
+def _dns_violations(dns: Any) -> list[str]:
+    """`dns`: lists of strings and a `domain` string, the same in every version."""
+    if not isinstance(dns, dict):
+        return ["result: dns must be an object"]
+    broken = [
+        f"result: dns.{key} must be a list of strings"
+        for key in ("nameservers", "search", "options")
+        if key in dns and (not isinstance(dns[key], list) or not all(isinstance(v, str) for v in dns[key]))
+    ]
+    if "domain" in dns and not isinstance(dns["domain"], str):
+        broken.append("result: dns.domain must be a string")
     return broken

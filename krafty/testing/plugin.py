@@ -71,6 +71,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "cni_kernel(*features): the test needs these kernel features (vrf, bridge, veth, dummy, macvlan, vxlan); "
         "where the kernel lacks one it runs in a VM",
     )
+    config.addinivalue_line(
+        "markers",
+        "cni_versions(*plugins, min=None, max=None): run the test once per CNI version all these plugins list "
+        "in VERSION (argument `cni_version`)",
+    )
     config.addinivalue_line("markers", "cni_clean: at teardown, after the DELs, every cni_netns namespace is clean")
     config.addinivalue_line("markers", "cni_private_mounts(*paths): plugins' files under paths stay in a tmpfs")
     report_to = config.getoption("cni_report_to")
@@ -332,3 +337,12 @@ def cni_private_mounts(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
     mounts = PrivateMounts(marker.args if marker and marker.args else DEFAULT_PATHS, tmp_path / "private-mounts")
     yield mounts
     mounts.stop()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`cni_versions(*plugins)`: one test per spec version the plugins' VERSION lists."""
+    marker = metafunc.definition.get_closest_marker("cni_versions")
+    if marker is not None:
+        from krafty.testing import versions
+
+        versions.parametrize(metafunc, marker, _search_path(metafunc.config))

@@ -1,0 +1,326 @@
+"""Every spec version (krafty.testing.versions): what each has, VERSION ∩ the spec, the
+`cni_versions` marker, and the 0.1.0/0.2.0 result shape (krafty.types).
+
+Expected values are the spec's: its table of versions (SPEC.md "Specification versions"),
+what each release added (CHECK in 0.4.0, GC/STATUS in 1.1.0, `ips`/`interfaces`/chaining in
+0.3.0, `ips[].version` removed in 1.0.0), and the 0.2.0 result of CNI's own
+`pkg/types/020/types_test.go`. Stub plugins answer VERSION with literal lists.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from krafty.testing import versions
+from krafty.testing.runtime import Runtime
+from krafty.types import result_violations
+
+# version: (CHECK, GC, STATUS, ips[].version, chaining, interfaces, several IPs per family)
+SPEC_TABLE = {
+    "0.1.0": (False, False, False, False, False, False, False),
+    "0.2.0": (False, False, False, False, False, False, False),
+    "0.3.0": (False, False, False, True, True, True, True),
+    "0.3.1": (False, False, False, True, True, True, True),
+    "0.4.0": (True, False, False, True, True, True, True),
+    "1.0.0": (True, False, False, False, True, True, True),
+    "1.1.0": (True, True, True, False, True, True, True),
+}
+PREDICATES = (
+    versions.has_check,
+    versions.has_gc,
+    versions.has_status,
+    versions.has_ip_version,
+    versions.has_chaining,
+    versions.has_interfaces,
+    versions.has_multiple_ips,
+)
+
+# containernetworking/cni pkg/types/020/types_test.go: a full 0.2.0 (and 0.1.0) result.
+RESULT_020 = {
+    "cniVersion": "0.2.0",
+    "ip4": {"ip": "1.2.3.30/24", "gateway": "1.2.3.1", "routes": [{"dst": "15.5.6.0/24", "gw": "15.5.6.8"}]},
+    "ip6": {
+        "ip": "abcd:1234:ffff::cdde/64",
+        "gateway": "abcd:1234:ffff::1",
+        "routes": [{"dst": "1111:dddd::/80", "gw": "1111:dddd::aaaa"}],
+    },
+    "dns": {
+        "nameservers": ["1.2.3.4", "1::cafe"],
+        "domain": "acompany.com",
+        "search": ["somedomain.com", "otherdomain.net"],
+        "options": ["foo", "bar"],
+    },
+}
+# SPEC.md 0.4.0's example, a 0.3-shaped result.
+RESULT_040 = {
+    "cniVersion": "0.4.0",
+    "interfaces": [{"name": "eth0", "mac": "99:88:77:66:55:44", "sandbox": "/var/run/netns/blue"}],
+    "ips": [{"version": "4", "address": "10.1.0.5/16", "gateway": "10.1.0.1", "interface": 0}],
+    "routes": [{"dst": "0.0.0.0/0"}],
+    "dns": {"nameservers": ["10.1.0.1"]},
+}
+
+
+# --- the versions and what each has ----------------------------------------------------------
+
+
+def test_the_spec_versions_are_the_specs_table_oldest_first():
+    assert versions.SPEC_VERSIONS == ("0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")
+    assert versions.NEWEST == "1.1.0"
+
+
+@pytest.mark.parametrize("version", SPEC_TABLE)
+def test_each_version_has_what_the_spec_gave_it(version):
+    assert tuple(has(version) for has in PREDICATES) == SPEC_TABLE[version]
+
+
+def test_versions_compare_as_numbers_not_strings():
+    assert versions.has_check("0.10.0")
+    assert not versions.has_status("1.0.10")
+
+
+# --- VERSION ∩ the spec -------------------------------------------------------------------------
+
+
+def stub(directory: Path, name: str, answer: str, log: Path | None = None) -> Path:
+    """A plugin that answers every call with `answer` and logs its env and stdin (one line each)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    logging = f'echo "$CNI_COMMAND $(cat)" >> {log}\n' if log else ""
+    path.write_text(f"#!/bin/sh\n{logging}cat <<'EOF'\n{answer}\nEOF\n")
+    path.chmod(0o755)
+    return path
+
+
+def listing(*supported: str) -> str:
+    return json.dumps({"cniVersion": "1.0.0", "supportedVersions": list(supported)})
+
+
+def test_versions_of_keeps_the_spec_versions_a_plugin_lists_in_spec_order(tmp_path):
+    stub(tmp_path / "bin", "p", listing("1.0.0", "0.2.0", "9.9.9", "0.4.0", "0.3.1"))
+    expected = ["0.2.0", "0.3.1", "0.4.0", "1.0.0"]
+    assert versions.versions_of(f"/nonexistent:{tmp_path / 'bin'}", "p") == expected
+    assert versions.versions_of(tmp_path / "bin", "p") == expected
+    assert versions.versions_of([tmp_path / "elsewhere", tmp_path / "bin"], "p") == expected
+
+
+def test_versions_of_asks_with_the_newest_version_and_no_container(tmp_path):
+    log = tmp_path / "calls"
+    stub(tmp_path / "bin", "p", listing("1.0.0"), log)
+    versions.versions_of(str(tmp_path / "bin"), "p")
+    command, stdin = log.read_text().strip().split(" ", 1)
+    assert command == "VERSION"
+    assert json.loads(stdin) == {"cniVersion": "1.1.0"}
+
+
+def test_versions_of_takes_the_first_plugin_on_the_path(tmp_path):
+    stub(tmp_path / "first", "p", listing("0.4.0"))
+    stub(tmp_path / "second", "p", listing("1.0.0"))
+    assert versions.versions_of([tmp_path / "first", tmp_path / "second"], "p") == ["0.4.0"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        ('{"cniVersion": "1.0.0"}', "supportedVersions must be a non-empty list"),
+        ("not json", "stdout is not JSON"),
+    ],
+)
+def test_versions_of_refuses_an_answer_that_is_no_version_list(tmp_path, answer, reason):
+    stub(tmp_path, "p", answer)
+    with pytest.raises(versions.VersionLookupError, match=reason):
+        versions.versions_of(tmp_path, "p")
+
+
+def test_versions_of_names_a_plugin_it_cannot_find(tmp_path):
+    with pytest.raises(versions.VersionLookupError, match=r"plugin 'nope' not found in /a:/b"):
+        versions.versions_of("/a:/b", "nope")
+
+
+def test_versions_of_a_runtime_asks_that_runtime(tmp_path, monkeypatch):
+    """A fake node: the runtime runs the stub itself instead of entering a namespace."""
+    stub(tmp_path / "bin", "p", listing("0.3.0", "1.1.0"))
+    runtime = Runtime(None, [tmp_path / "bin"], tmp_path / "cache")  # type: ignore[arg-type]
+    monkeypatch.setattr(runtime, "argv", lambda executable: [str(executable)])
+    assert versions.versions_of(runtime, "p") == ["0.3.0", "1.1.0"]
+
+
+# --- the cni_versions marker ------------------------------------------------------------------
+
+
+PYTEST = (sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly", "-rs", "-v")
+
+
+def run_pytest(tmp_path: Path, test_source: str, *args: str, env: dict[str, str] | None = None):
+    (tmp_path / "test_inner.py").write_text("import pytest\n\n" + test_source)
+    return subprocess.run(
+        [*PYTEST, f"--basetemp={tmp_path / 'inner'}", *args, "test_inner.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
+    )
+
+
+def test_a_test_runs_once_per_version_the_plugin_lists_and_version_runs_once(tmp_path):
+    log = tmp_path / "calls"
+    stub(tmp_path / "bin", "p", listing("0.2.0", "1.0.0", "9.9.9"), log)
+    done = run_pytest(
+        tmp_path,
+        "@pytest.mark.cni_versions('p')\ndef test_a(cni_version):\n    assert cni_version in ('0.2.0', '1.0.0')\n\n"
+        "@pytest.mark.cni_versions('p')\ndef test_b(cni_version):\n    pass\n",
+        f"--cni-path={tmp_path / 'bin'}",
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    for test in ("test_a[0.2.0]", "test_a[1.0.0]", "test_b[0.2.0]", "test_b[1.0.0]"):
+        assert f"test_inner.py::{test} PASSED" in done.stdout
+    assert "4 passed" in done.stdout
+    assert len(log.read_text().splitlines()) == 1, "VERSION runs once per plugin per session"
+
+
+def test_several_plugins_give_the_versions_they_all_list_narrowed_by_min_and_max(tmp_path):
+    stub(tmp_path / "bin", "p", listing("0.1.0", "0.2.0", "0.3.1", "0.4.0", "1.0.0"))
+    stub(tmp_path / "bin", "q", listing("0.3.1", "0.4.0", "1.0.0", "1.1.0"))
+    done = run_pytest(
+        tmp_path,
+        "@pytest.mark.cni_versions('p', 'q')\ndef test_both(cni_version):\n    pass\n\n"
+        "@pytest.mark.cni_versions('p', 'q', min='0.4.0', max='0.4.0')\ndef test_one(cni_version):\n    pass\n",
+        "--collect-only",
+        "-qq",
+        env=env_with(CNI_PATH=str(tmp_path / "bin")),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    collected = [line for line in done.stdout.splitlines() if line.startswith("test_inner.py::")]
+    assert collected == [
+        "test_inner.py::test_both[0.3.1]",
+        "test_inner.py::test_both[0.4.0]",
+        "test_inner.py::test_both[1.0.0]",
+        "test_inner.py::test_one[0.4.0]",
+    ]
+
+
+def env_with(**changes: str) -> dict[str, str]:
+    return {**os.environ, **changes}
+
+
+def test_no_version_in_common_is_a_skip_that_says_why(tmp_path):
+    stub(tmp_path / "bin", "p", listing("0.3.1", "0.4.0"))
+    done = run_pytest(
+        tmp_path,
+        "@pytest.mark.cni_versions('p', min='1.0.0')\ndef test_new(cni_version):\n    pass\n",
+        f"--cni-path={tmp_path / 'bin'}",
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "p list no spec version in common between 1.0.0 and 1.1.0" in done.stdout
+    assert "1 skipped" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        (
+            "@pytest.mark.cni_versions('nope')\ndef test_x(cni_version):\n    pass\n",
+            "cni_versions('nope'): plugin 'nope' not found in {bin}",
+        ),
+        (
+            "@pytest.mark.cni_versions('broken')\ndef test_x(cni_version):\n    pass\n",
+            "cni_versions('broken'): {bin}/broken VERSION exited 0: stdout is not JSON",
+        ),
+        (
+            "@pytest.mark.cni_versions('p')\ndef test_x():\n    pass\n",
+            "cni_versions needs the test to take a `cni_version` argument",
+        ),
+        (
+            "@pytest.mark.cni_versions('p', newest='1.0.0')\ndef test_x(cni_version):\n    pass\n",
+            "usage is cni_versions(*plugins, min=None, max=None); unknown keywords ['newest']",
+        ),
+    ],
+    ids=["not-found", "no-version-answer", "no-argument", "unknown-keyword"],
+)
+def test_a_test_that_cannot_be_generated_is_a_collection_error_that_says_why(tmp_path, source, reason):
+    stub(tmp_path / "bin", "p", listing("1.0.0"))
+    stub(tmp_path / "bin", "broken", "oops")
+    done = run_pytest(tmp_path, source, f"--cni-path={tmp_path / 'bin'}")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "ERROR collecting test_inner.py" in done.stdout
+    assert reason.format(bin=tmp_path / "bin") in done.stdout
+
+
+# --- 0.1.0 and 0.2.0 results have their own shape ------------------------------------------------
+
+
+@pytest.mark.parametrize("version", ["0.1.0", "0.2.0"])
+def test_the_020_result_of_cnis_own_tests_is_valid_at_0_1_0_and_0_2_0(version):
+    assert result_violations(RESULT_020 | {"cniVersion": version}, version) == []
+    assert result_violations({"cniVersion": version, "ip4": {"ip": "10.1.0.5/16"}}, version) == []
+
+
+@pytest.mark.parametrize("version", ["0.1.0", "0.2.0"])
+def test_a_0_3_shaped_result_is_refused_at_0_1_0_and_0_2_0(version):
+    shaped = RESULT_040 | {"cniVersion": version}
+    ips = {"version": "4", "address": "10.1.0.5/16"}
+    assert result_violations(shaped, version) == [
+        f"result: interfaces needs cniVersion 0.3.0 ({version} has ip4/ip6)",
+        f"result: ips needs cniVersion 0.3.0 ({version} has ip4/ip6)",
+        f"result: routes needs cniVersion 0.3.0 ({version} has ip4/ip6)",
+    ]
+    assert result_violations({"cniVersion": version, "ips": [ips]}, version) == [
+        f"result: ips needs cniVersion 0.3.0 ({version} has ip4/ip6)"
+    ]
+
+
+@pytest.mark.parametrize("version", ["0.3.0", "0.4.0", "1.0.0", "1.1.0"])
+def test_a_0_2_shaped_result_is_refused_from_0_3_0(version):
+    shaped = {k: v for k, v in RESULT_020.items() if k != "cniVersion"} | {"cniVersion": version}
+    assert result_violations(shaped, version) == [
+        "result: ip4 was replaced by ips in cniVersion 0.3.0",
+        "result: ip6 was replaced by ips in cniVersion 0.3.0",
+    ]
+
+
+def broken_020(key: str, field: str, value):
+    doc = copy.deepcopy(RESULT_020)
+    doc[key][field] = value
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("result", "rule"),
+    [
+        (RESULT_020 | {"cniVersion": "0.1.0"}, "result: cniVersion is '0.1.0', the config asked for '0.2.0'"),
+        (RESULT_020 | {"ip4": ["1.2.3.30/24"]}, "result: ip4 must be an object"),
+        (broken_020("ip4", "ip", "1.2.3.30"), "result: ip4.ip must be an IPv4 address in CIDR notation"),
+        (broken_020("ip4", "ip", "abcd::1/64"), "result: ip4.ip must be an IPv4 address in CIDR notation"),
+        (broken_020("ip6", "ip", "1.2.3.30/24"), "result: ip6.ip must be an IPv6 address in CIDR notation"),
+        (broken_020("ip4", "gateway", "abcd:1234:ffff::1"), "result: ip4.gateway must be an IPv4 address"),
+        (broken_020("ip6", "gateway", "nowhere"), "result: ip6.gateway must be an IPv6 address"),
+        (broken_020("ip4", "routes", {"dst": "0.0.0.0/0"}), "result: ip4.routes must be a list"),
+        (broken_020("ip4", "routes", ["0.0.0.0/0"]), "result: ip4.routes[0] must be an object"),
+        (
+            broken_020("ip4", "routes", [{"dst": "::/0"}]),
+            "result: ip4.routes[0].dst must be an IPv4 network in CIDR notation",
+        ),
+        (
+            broken_020("ip6", "routes", [{"gw": "::1"}]),
+            "result: ip6.routes[0].dst must be an IPv6 network in CIDR notation",
+        ),
+        (
+            broken_020("ip6", "routes", [{"dst": "::/0", "gw": "1.2.3.1"}]),
+            "result: ip6.routes[0].gw must be an IPv6 address",
+        ),
+        (RESULT_020 | {"dns": ["1.2.3.4"]}, "result: dns must be an object"),
+        (RESULT_020 | {"dns": {"nameservers": "1.2.3.4"}}, "result: dns.nameservers must be a list of strings"),
+        (RESULT_020 | {"dns": {"domain": ["acompany.com"]}}, "result: dns.domain must be a string"),
+    ],
+)
+def test_each_broken_0_2_0_rule_is_named(result, rule):
+    assert result_violations(result, "0.2.0") == [rule]
