@@ -217,7 +217,8 @@ def cni_kill_at(cni_runtime: Runtime) -> Callable[..., Attachment]:
 @pytest.fixture(scope="session")
 def cni_kind_settings(request: pytest.FixtureRequest) -> Any:
     """The lab `cni_kind_lab` builds: options, else the environment (CNI_KIND_PLUGIN, CNI_KIND_NAD,
-    CNI_KIND_IMAGES, CLUSTER_NAME, ...). Override this fixture to build it in code."""
+    CNI_KIND_IMAGES, CLUSTER_NAME, ...). The plugin and the NAD have no default: give them, or
+    override this fixture to build the settings in code."""
     from krafty.testing.kind.settings import Settings
 
     config = request.config

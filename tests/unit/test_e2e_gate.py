@@ -117,3 +117,18 @@ def test_the_harness_kind_lab_fixture_without_a_plugin_or_nad_errors_before_crea
         assert len(lines) == 1 and [f"no {what}" in lines[0] for what in unset] == [True] * len(unset), proc.stdout
         assert ("no plugin given" in lines[0]) == ("plugin" in unset), proc.stdout
     assert [call["argv"][:2] for call in standins.calls(tmp_path / "state")] == [["docker", "info"]] * 2
+
+
+def test_the_generic_lab_command_without_a_plugin_or_nad_says_what_to_give_in_one_line(tmp_path: Path):
+    from tests.unit import standins
+
+    standins.install(tmp_path / "bin", tmp_path / "state")
+    env = {"PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)}
+    argv = [sys.executable, "-m", "krafty.testing.kind", "up"]
+    proc = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 1 and proc.stderr.splitlines() == [
+        "lab cni-lab: no plugin given (--cni-kind-plugin, CNI_KIND_PLUGIN, or override the cni_kind_settings "
+        "fixture); no NetworkAttachmentDefinition given (--cni-kind-nad, CNI_KIND_NAD, or override the "
+        "cni_kind_settings fixture)"
+    ], proc.stdout + proc.stderr
+    assert [call["argv"][:2] for call in standins.calls(tmp_path / "state")] == [["docker", "info"]]
