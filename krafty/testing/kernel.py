@@ -92,7 +92,7 @@ def has_feature(name: str) -> bool:
 def missing_features(item: pytest.Item) -> tuple[str, ...]:
     names = features_of(item)  # an unknown name is an error, root or not
     if os.geteuid() != 0:
-        return ()  # unprobeable; the fixtures skip (or, in CI, fail) the test for want of root
+        return ()  # unprobeable: the test is skipped (or, in CI, failed) for want of root
     return tuple(name for name in names if not has_feature(name))
 
 

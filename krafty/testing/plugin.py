@@ -84,16 +84,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     unrunnable: dict[str, str] = {}
     choice = config.getoption("cni_vm")
     inside = bool(os.environ.get(kernel.IN_VM))
-    root = os.geteuid() == 0  # without root nothing is probed: the fixtures skip (or fail) the test
+    root = os.geteuid() == 0
     for item in items:
         if item.get_closest_marker("cni_kernel") is None:
             continue
         missing = kernel.missing_features(item)
+        if not root:  # nothing can be probed, nor run in a VM
+            unrunnable[item.nodeid] = "needs root (to probe its cni_kernel features)"
+            continue
         if inside:  # the VM's own kernel: there is no further VM
             if missing:
                 unrunnable[item.nodeid] = f"{kernel.lacks(missing)} (in the VM)"
             continue
-        if not missing and not (choice == "always" and root):
+        if not missing and choice != "always":
             continue  # runs here
         if choice == "never":
             unrunnable[item.nodeid] = f"{kernel.lacks(missing)} (and --cni-vm=never)"
