@@ -1,10 +1,11 @@
 # The kind lab (README, "Lab (kind)"): needs Docker, kind, kubectl and helm.
 #
-# Overridable on the command line or in the environment; the defaults live in
-# krafty/testing/kind/settings.py and lab/settings.py, which `python -m lab` and the e2e
-# fixtures share:
-#   CLUSTER_NAME (krafty), NETTOOLS_IMAGE (krafty-nettools:dev), KIND_NODE_IMAGE,
-#   CILIUM_VERSION, KUBECONFIG.
+# Overridable on the command line or in the environment; krafty's defaults live in
+# lab/settings.py (the versions in krafty/testing/kind/settings.py), which `python -m lab`
+# and the e2e fixtures share:
+#   CLUSTER_NAME (krafty), BUNDLE_DIR (bundle-output), NETTOOLS_IMAGE (krafty-nettools:dev),
+#   KIND_NODE_IMAGE, CILIUM_VERSION, KUBECONFIG. With CI=true a missing tool fails the e2e
+#   tests instead of skipping them.
 NODE_DEBIAN ?= bookworm
 BUNDLE_DIR ?= bundle-output
 export BUNDLE_DIR

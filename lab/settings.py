@@ -33,7 +33,7 @@ def lab_settings(environ: Mapping[str, str] = os.environ, name: str | None = Non
     """The lab `make up` builds: krafty's bundle on every node, its NAD, the nettools image loaded."""
     return Settings.from_env(
         environ,
-        name=name,
+        name=name or environ.get("CLUSTER_NAME") or "krafty",
         plugin=Path(environ.get("BUNDLE_DIR") or ROOT / "bundle-output"),
         nad=NAD,
         images=(nettools_image(environ),),

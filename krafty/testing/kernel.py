@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-IN_VM = "KRAFTY_TESTING_IN_VM"
+IN_VM = "CNI_TESTING_IN_VM"  # set by the relay for the pytest it runs in the VM
 
 
 @dataclass(frozen=True)
@@ -41,20 +41,30 @@ FEATURES: dict[str, Feature] = {}
 
 
 def register_feature(name: str, probe: tuple[str, ...], modules: tuple[str, ...]) -> None:
-    """Teach the marker a feature: `probe` runs under `unshare --net` and exits 0 when present."""
+    """Teach the marker a feature: `probe` runs under `unshare --net` and exits 0 when present.
+
+    Call it where pytest reads it before collecting: a conftest.py at import time (or its
+    pytest_configure). `modules` are what the VM loads for a test that needs the feature.
+    """
     FEATURES[name] = Feature(name, tuple(probe), tuple(modules))
+
+
+def _on_a_veth(kind: str) -> tuple[str, ...]:
+    """A probe for a device that needs an ethernet parent: a veth made in the probe's own namespace.
+
+    No device is named `d`, `dev` or the like: iproute2 reads such names as keywords.
+    """
+    return ("sh", "-c", f"ip link add probe0 type veth peer name probe1 && ip link add probe2 link probe0 {kind}")
 
 
 register_feature("vrf", ("ip", "link", "add", "probe", "type", "vrf", "table", "4242"), ("vrf",))
 register_feature("bridge", ("ip", "link", "add", "probe", "type", "bridge"), ("bridge",))
 register_feature("veth", ("ip", "link", "add", "probe", "type", "veth", "peer", "name", "probe1"), ("veth",))
 register_feature("dummy", ("ip", "link", "add", "probe", "type", "dummy"), ("dummy",))
-register_feature(
-    "macvlan",
-    ("sh", "-c", "ip link add d type dummy && ip link add probe link d type macvlan"),
-    ("dummy", "macvlan"),
-)
 register_feature("vxlan", ("ip", "link", "add", "probe", "type", "vxlan", "id", "1", "dstport", "4789"), ("vxlan",))
+register_feature("macvlan", _on_a_veth("type macvlan mode bridge"), ("veth", "macvlan"))
+register_feature("ipvlan", _on_a_veth("type ipvlan mode l2"), ("veth", "ipvlan"))
+register_feature("vlan", _on_a_veth("type vlan id 5"), ("veth", "8021q"))
 
 
 def features_of(item: pytest.Item) -> tuple[str, ...]:
@@ -67,17 +77,28 @@ def features_of(item: pytest.Item) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+def probe(name: str) -> bool:
+    """Run the feature's probe now, in a network namespace that vanishes with it."""
+    argv = ["unshare", "--net", *FEATURES[name].probe]
+    return subprocess.run(argv, check=False, capture_output=True).returncode == 0
+
+
 @functools.cache
 def has_feature(name: str) -> bool:
-    """Probed once per session, in a namespace that vanishes with the probe."""
-    probe = ["unshare", "--net", *FEATURES[name].probe]
-    return subprocess.run(probe, check=False, capture_output=True).returncode == 0
+    """`probe`, once per session."""
+    return probe(name)
 
 
 def missing_features(item: pytest.Item) -> tuple[str, ...]:
+    names = features_of(item)  # an unknown name is an error, root or not
     if os.geteuid() != 0:
-        return ()  # unprobeable; the fixtures skip (or, in CI, fail) the test for want of root
-    return tuple(name for name in features_of(item) if not has_feature(name))
+        return ()  # unprobeable: the test is skipped (or, in CI, failed) for want of root
+    return tuple(name for name in names if not has_feature(name))
+
+
+def lacks(features: tuple[str, ...] | list[str]) -> str:
+    """What a skip, a failure or the relay says: the features, never the modules behind them."""
+    return f"this kernel lacks {', '.join(features)}"
 
 
 def vm_unavailable() -> str | None:
@@ -135,6 +156,11 @@ class VmRelay:
             argv += ["-n", str(workers)]
         return argv + [item.nodeid for item in self.items]
 
+    def why(self) -> str:
+        """The features this kernel lacks, or that the VM was asked for with nothing missing."""
+        missing = dict.fromkeys(name for item in self.items for name in missing_features(item))
+        return lacks(list(missing)) if missing else "--cni-vm=always"
+
     def start(self) -> None:
         from krafty.testing import vm
 
@@ -144,8 +170,7 @@ class VmRelay:
         terminal = self.config.pluginmanager.get_plugin("terminalreporter")
         if terminal:
             terminal.write_line(
-                f"cni_kernel: this kernel lacks {', '.join(self.modules)}: running {len(self.items)} tests "
-                f"in a VM (console: {self.console_path})"
+                f"cni_kernel: {self.why()}: running {len(self.items)} tests in a VM (console: {self.console_path})"
             )
 
         def boot() -> None:

@@ -29,14 +29,16 @@ CALL_FAILED = pytest.StashKey[bool]()
 
 
 def in_ci() -> bool:
+    """The one switch: CI=true (set by GitHub Actions, GitLab CI and most others) means every test must run."""
     return os.environ.get("CI") == "true"
 
 
 def skip_or_fail(reason: str) -> None:
-    """Where a test cannot run: skip it, except in CI (CI=true), where it must run."""
+    """Where a test cannot run (no root, a kernel feature, the VM, the kind lab): skip it, except
+    where CI=true, where it fails. The skip is reported at the test, not here."""
     if in_ci():
         pytest.fail(f"{reason} (CI=true: this test must run)", pytrace=False)
-    pytest.skip(reason)
+    raise pytest.skip.Exception(reason, _use_item_location=True)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -68,8 +70,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "cni_kernel(*features): the test needs these kernel features (vrf, bridge, veth, dummy, macvlan, vxlan); "
-        "where the kernel lacks one it runs in a VM",
+        "cni_kernel(*features): the test needs these kernel features (built in: vrf, bridge, veth, dummy, vxlan, "
+        "macvlan, ipvlan, vlan; more with krafty.testing.kernel.register_feature); where the kernel lacks one "
+        "it runs in a VM",
     )
     config.addinivalue_line(
         "markers",
@@ -91,18 +94,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     unrunnable: dict[str, str] = {}
     choice = config.getoption("cni_vm")
     inside = bool(os.environ.get(kernel.IN_VM))
+    root = os.geteuid() == 0
     for item in items:
         if item.get_closest_marker("cni_kernel") is None:
             continue
         missing = kernel.missing_features(item)
-        if inside or not (missing or (choice == "always" and os.geteuid() == 0)):
-            if missing:
-                unrunnable[item.nodeid] = f"this kernel lacks {', '.join(missing)}"
+        if not root:  # nothing can be probed, nor run in a VM
+            unrunnable[item.nodeid] = "needs root (to probe its cni_kernel features)"
             continue
+        if inside:  # the VM's own kernel: there is no further VM
+            if missing:
+                unrunnable[item.nodeid] = f"{kernel.lacks(missing)} (in the VM)"
+            continue
+        if not missing and choice != "always":
+            continue  # runs here
         if choice == "never":
-            unrunnable[item.nodeid] = f"this kernel lacks {', '.join(missing)} (and --cni-vm=never)"
+            unrunnable[item.nodeid] = f"{kernel.lacks(missing)} (and --cni-vm=never)"
         elif why := kernel.vm_unavailable():
-            unrunnable[item.nodeid] = f"this kernel lacks {', '.join(missing)} and no VM can run here: {why}"
+            needs = kernel.lacks(missing) if missing else "--cni-vm=always"
+            unrunnable[item.nodeid] = f"{needs} and no VM can run here: {why}"
         else:
             relayed.append(item)
     if relayed and config.getoption("numprocesses", default=None):
@@ -236,7 +246,8 @@ def cni_kill_at(cni_runtime: Runtime) -> Callable[..., Attachment]:
 @pytest.fixture(scope="session")
 def cni_kind_settings(request: pytest.FixtureRequest) -> Any:
     """The lab `cni_kind_lab` builds: options, else the environment (CNI_KIND_PLUGIN, CNI_KIND_NAD,
-    CNI_KIND_IMAGES, CLUSTER_NAME, ...). Override this fixture to build it in code."""
+    CNI_KIND_IMAGES, CLUSTER_NAME, ...). The plugin and the NAD have no default: give them, or
+    override this fixture to build the settings in code."""
     from krafty.testing.kind.settings import Settings
 
     config = request.config
@@ -256,14 +267,14 @@ def cni_kind_lab(request: pytest.FixtureRequest, cni_kind_settings: Any) -> Iter
     """A kind + Cilium + Multus lab with the plugin on every node and the NAD applied (pytest-kind's
     KindCluster). Created for the session and deleted after it; with `--keep-cluster` a running lab
     is used as it is and kept. Without Docker, kind, kubectl, helm or the e2e extra: skipped with
-    the one reason, or failed where KRAFTY_E2E=required."""
+    the one reason, or failed where CI=true. Without a plugin or a NAD given: an error."""
     from krafty.testing.kind import tools
 
     reason = tools.missing()
     if reason:
-        if os.environ.get("KRAFTY_E2E") == "required":
-            pytest.fail(f"KRAFTY_E2E=required: {reason}", pytrace=False)
-        pytest.skip(reason)
+        skip_or_fail(reason)
+    if unset := cni_kind_settings.unset():
+        pytest.fail(f"cni_kind_lab: {unset}", pytrace=False)
     from krafty.testing.kind import cluster
 
     keep = request.config.getoption("keep_cluster", default=False)

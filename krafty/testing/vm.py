@@ -1,6 +1,6 @@
 """Run one command as root inside a throwaway QEMU VM whose kernel has what a test needs.
 
-Root tests may need kernel features (VRF, say) that the kernel this code runs on lacks.
+Root tests may need kernel features (VRF, ipvlan, ...) that the kernel this code runs on lacks.
 This module boots Debian's stock kernel under QEMU (TCG)
 over the host's own root filesystem, shared read-only through 9p with a tmpfs overlay on
 top, runs the command chrooted into that overlay and hands back its exit status. Writes
@@ -93,8 +93,8 @@ class VmDied(RuntimeError):
 
 KERNEL_ENV = "KRAFTY_VM_KERNEL"
 WHAT_TO_DO = (
-    "install your distribution's VRF module (Ubuntu: sudo apt-get install linux-modules-extra-$(uname -r)"
-    f" && sudo modprobe vrf), or set {KERNEL_ENV} to a kernel unpacked as dpkg-deb -x leaves a Debian"
+    "install your distribution's module for the missing feature (Ubuntu: sudo apt-get install"
+    f" linux-modules-extra-$(uname -r)), or set {KERNEL_ENV} to a kernel unpacked as dpkg-deb -x leaves a Debian"
     " linux-image package (boot/vmlinuz-<kver>, lib/modules/<kver>/)"
 )
 
@@ -113,12 +113,6 @@ class Image:
     modules_dir: Path
 
 
-def host_has_vrf() -> bool:
-    """True when this kernel can create VRF devices (probed in a throwaway netns)."""
-    probe = shlex.split("unshare --net ip link add probe type vrf table 4242")
-    return subprocess.run(probe, check=False, stdout=DEVNULL, stderr=DEVNULL).returncode == 0
-
-
 def _sh(*argv: str | Path, cwd: Path | None = None) -> str:
     """Run a build step; fail with its stderr rather than a bare CalledProcessError."""
     done = subprocess.run(argv, check=False, cwd=cwd, capture_output=True, text=True)
@@ -133,15 +127,13 @@ def _kernel_package() -> str:
     try:
         done = subprocess.run(query, check=False, capture_output=True, text=True)
     except FileNotFoundError:
-        raise NoKernel(
-            f"the VM needs a kernel with VRF and there is no apt-cache to find Debian's: {WHAT_TO_DO}"
-        ) from None
+        raise NoKernel(f"the VM boots Debian's kernel and there is no apt-cache to find it: {WHAT_TO_DO}") from None
     for line in done.stdout.splitlines():
         kind, _, name = line.strip().partition(": ")
         if kind.endswith("Depends") and name.startswith("linux-image-") and "cloud" not in name:
             return name
     said = (done.stderr.strip().splitlines() or ["no kernel image package"])[-1]
-    raise NoKernel(f"the VM needs a kernel with VRF and `{shlex.join(query)}` finds none ({said}): {WHAT_TO_DO}")
+    raise NoKernel(f"the VM boots Debian's kernel and `{shlex.join(query)}` finds none ({said}): {WHAT_TO_DO}")
 
 
 def _given_kernel(tree: Path) -> str:

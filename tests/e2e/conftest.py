@@ -1,19 +1,19 @@
 """Fixtures for the e2e layer: the kind lab, the API, the network under test, and a report.
 
 The session brings the lab up with the harness's `cni_kind_lab` (krafty.testing.kind, the
-code `make up` runs) with krafty's bundle and NAD, and deletes it at the end. With
+code `make up` runs) with krafty's bundle, NAD, cluster name and nettools image, which this
+file's `cni_kind_settings` supplies (the harness has no defaults for them), and deletes it at the end. With
 pytest-kind's `--keep-cluster` a running lab is used as it is and kept (that is how
 `make validate` and CI run). pytest-kind's `--cluster-name` picks
 the lab; without it CLUSTER_NAME, else `krafty`. Where Docker, kind, kubectl, helm or the
 e2e extra are missing, every test skips with the one reason `tools.missing()` gives;
-with KRAFTY_E2E=required (CI's e2e job) every test fails with it instead, so a run in which
-nothing could run is red.
+with CI=true (the harness's one switch, which CI services set) every test fails with it
+instead, so a run in which nothing could run is red.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,13 +25,13 @@ import pytest
 from krafty import config as krafty_config
 from krafty.testing.kind import tools
 from krafty.testing.kind.settings import Settings
+from krafty.testing.plugin import skip_or_fail
 from lab.settings import ROOT, lab_settings, nettools_image
 from tests.e2e.kube import Kube
 
 PYTEST_KIND_DEFAULT_NAME = "pytest-kind"
 REPORT = pytest.StashKey[list[str]]()
 UNAVAILABLE = pytest.StashKey[str | None]()
-REQUIRED = "KRAFTY_E2E"  # =required: a missing tool fails the layer instead of skipping it
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -40,10 +40,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if UNAVAILABLE not in item.config.stash:
         item.config.stash[UNAVAILABLE] = tools.missing()
     reason = item.config.stash[UNAVAILABLE]
-    if reason and os.environ.get(REQUIRED) == "required":
-        pytest.fail(f"{REQUIRED}=required: {reason}", pytrace=False)
     if reason:
-        pytest.skip(reason)
+        skip_or_fail(reason)
 
 
 @dataclass(frozen=True)
@@ -67,7 +65,7 @@ class Network:
 
 @pytest.fixture(scope="session")
 def cni_kind_settings(request: pytest.FixtureRequest) -> Settings:
-    """The harness's lab, as `make up` builds it: krafty's bundle, its NAD, the nettools image."""
+    """krafty's lab, as `make up` builds it: krafty's bundle, its NAD, the nettools image, the name `krafty`."""
     name = request.config.getoption("cluster_name", default=None)
     return lab_settings(name=None if name == PYTEST_KIND_DEFAULT_NAME else name)
 

@@ -331,23 +331,3 @@ def test_a_namespace_that_cannot_be_removed_is_reported(tmp_path):
     subprocess.run(["ip", "netns", "delete", made.read_text()], check=True)  # only what the refused delete left
     assert done.returncode == 1, done.stdout
     assert "namespaces not removed" in done.stdout and "busy" in done.stdout, done.stdout
-
-
-def test_a_missing_kernel_feature_without_a_vm_skips_with_one_reason_and_fails_in_ci(tmp_path):
-    """`--cni-vm=never` on a kernel without the feature (a made-up one, so on any kernel)."""
-    source = """
-        import pytest
-        from krafty.testing.kernel import register_feature
-
-        register_feature("nothing-has-this", ("false",), ())
-
-        @pytest.mark.cni_kernel("nothing-has-this")
-        def test_needs_it():
-            pass
-    """
-    skipped = run_pytest(tmp_path, source, "--cni-vm=never", "-rs", CI="false")
-    assert skipped.returncode == 0 and "1 skipped" in skipped.stdout, skipped.stdout
-    assert "this kernel lacks nothing-has-this (and --cni-vm=never)" in skipped.stdout, skipped.stdout
-    failed = run_pytest(tmp_path, source, "--cni-vm=never", CI="true")
-    assert failed.returncode == 1, failed.stdout
-    assert "this kernel lacks nothing-has-this" in failed.stdout and "CI=true" in failed.stdout, failed.stdout

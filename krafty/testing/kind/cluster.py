@@ -69,17 +69,20 @@ def _own_docker_network(settings: Settings) -> Iterator[None]:
 def attach(settings: Settings) -> KindCluster:
     """The running lab as it is: nothing is created or changed."""
     if not exists(settings):
-        raise LabError(f"no kind cluster {settings.name!r}: run `make up` first")
+        raise LabError(f"no kind cluster {settings.name!r}: bring the lab up first")
     return kind_cluster(settings)
 
 
 def up(settings: Settings) -> KindCluster:
     """Create the lab, or converge the one that is there."""
-    if settings.nad is None or not settings.nad.is_file():
-        raise LabError(f"no NetworkAttachmentDefinition to apply: {settings.nad} (set CNI_KIND_NAD)")
+    if settings.plugin is None or settings.nad is None:
+        raise LabError(settings.unset())
+    if not settings.nad.is_file():
+        raise LabError(f"no NetworkAttachmentDefinition to apply: {settings.nad} is not a file")
+    plugin = settings.plugin
     config = nad_config(settings.nad)
     type_name = plugin_type(config)
-    nodes.check(settings.plugin, type_name)
+    nodes.check(plugin, type_name)
     cluster = kind_cluster(settings)
     if exists(settings):  # repair the kubeconfig entries before pytest-kind reads them
         run("kind", "export", "kubeconfig", "--name", settings.name, "--kubeconfig", str(settings.kubeconfig))
@@ -88,7 +91,7 @@ def up(settings: Settings) -> KindCluster:
     install_cilium(settings)
     install_multus(cluster, settings)
     for node in node_names(settings):
-        nodes.install(node, settings.plugin, type_name)
+        nodes.install(node, plugin, type_name)
         nodes.verify(node, type_name, plugin_config(config))
     for image in settings.images:
         cluster.load_docker_image(image)

@@ -1,7 +1,9 @@
 """What a kind lab is made of: names, pinned versions and paths, overridable from the environment.
 
-The same variables configure `python -m krafty.testing.kind`, `make up` in krafty's own
-repository and the `cni_kind_lab` fixture, so all of them describe one cluster the same way.
+The same variables configure `python -m krafty.testing.kind` and the `cni_kind_lab` fixture,
+so both describe one cluster the same way. The plugin and its NAD have no default: they are
+the suite's to give (CNI_KIND_PLUGIN, CNI_KIND_NAD, the fixture's options, or an override of
+`cni_kind_settings`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ KIND_NODE_IMAGE = "kindest/node:v1.33.1@sha256:050072256b9a903bd914c0b2866828150
 KUBERNETES_VERSION = "1.33"
 CILIUM_CHART_REPO = "https://helm.cilium.io/"
 CILIUM_VERSION = "1.18.2"
+DEFAULT_NAME = "cni-lab"
 
 
 def default_kubeconfig(environ: Mapping[str, str]) -> Path:
@@ -31,12 +34,13 @@ def default_kubeconfig(environ: Mapping[str, str]) -> Path:
 @dataclass(frozen=True)
 class Settings:
     """One lab. `plugin`: an executable or a bundle directory; `nad`: the
-    NetworkAttachmentDefinition (YAML) naming it; `images`: local images loaded into the nodes."""
+    NetworkAttachmentDefinition (YAML) naming it; `images`: local images loaded into the nodes.
+    None for `plugin` or `nad`: not given (`unset()` says so)."""
 
     name: str
     node_image: str
     cilium_version: str
-    plugin: Path
+    plugin: Path | None
     nad: Path | None
     kubeconfig: Path
     images: tuple[str, ...] = field(default=())
@@ -50,16 +54,29 @@ class Settings:
         nad: Path | None = None,
         images: tuple[str, ...] | None = None,
     ) -> Settings:
+        given_plugin = plugin or environ.get("CNI_KIND_PLUGIN")
         given_nad = nad or environ.get("CNI_KIND_NAD")
         return cls(
-            name=name or environ.get("CLUSTER_NAME") or "krafty",
+            name=name or environ.get("CLUSTER_NAME") or DEFAULT_NAME,
             node_image=environ.get("KIND_NODE_IMAGE") or KIND_NODE_IMAGE,
             cilium_version=environ.get("CILIUM_VERSION") or CILIUM_VERSION,
-            plugin=Path(plugin or environ.get("CNI_KIND_PLUGIN") or environ.get("BUNDLE_DIR") or "bundle-output"),
+            plugin=Path(given_plugin) if given_plugin else None,
             nad=Path(given_nad) if given_nad else None,
             kubeconfig=default_kubeconfig(environ),
             images=images if images is not None else tuple(environ.get("CNI_KIND_IMAGES", "").split()),
         )
+
+    def unset(self) -> str:
+        """What the suite has not said (the plugin, the NAD), as one line, or "" when both are given."""
+        missing = [
+            f"no {what} given (--cni-kind-{option}, {env}, or override the cni_kind_settings fixture)"
+            for what, option, env, value in [
+                ("plugin", "plugin", "CNI_KIND_PLUGIN", self.plugin),
+                ("NetworkAttachmentDefinition", "nad", "CNI_KIND_NAD", self.nad),
+            ]
+            if value is None
+        ]
+        return "; ".join(missing)
 
     @property
     def context(self) -> str:
