@@ -256,7 +256,7 @@ class FakeRuntime(Runtime):
         super().__init__(Node(), [], tmp_path)  # type: ignore[arg-type]
         self.answers = list(answers)
 
-    def _exec(self, command, conf, attachment=None):
+    def _exec(self, command, conf, attachment=None, env=None):
         return self.answers.pop(0)
 
 
