@@ -34,14 +34,19 @@ def test_loading_the_plugin_imports_no_pyroute2_and_registers_no_autouse_fixture
     assert "1 passed" in done.stdout
 
 
-def test_the_readmes_example_is_the_file_that_runs_in_ci():
-    """The README shows examples/test_bridge_plugin.py; the netns layer runs that file."""
+def test_the_docs_example_is_the_file_that_runs_in_ci():
+    """The harness manual shows examples/test_bridge_plugin.py whole, and the README's taste is
+    lines of it, in order: the netns layer runs that file, so neither can drift from a test."""
+    import re
     from pathlib import Path
 
     root = Path(__file__).parents[2]
-    readme = (root / "README.md").read_text()
     example = (root / "examples" / "test_bridge_plugin.py").read_text()
-    assert f"```python\n{example}```\n" in readme
+    assert f"```python\n{example}```\n" in (root / "docs" / "harness" / "README.md").read_text()
+    readme = (root / "README.md").read_text()
+    tastes = re.findall(r"```python\n(.*?)```\n", readme, re.S)
+    assert len(tastes) == 1
+    assert tastes[0] in example, "the README's taste is not a verbatim run of lines of the example"
 
 
 def test_a_missing_qemu_is_named_whatever_else_is_there(monkeypatch, tmp_path):
