@@ -173,7 +173,9 @@ def test_a_cni_netns_that_is_no_namespace_breaks_the_sandbox_rule(cni_runtime, t
     """The runtime's side: a sandbox the harness cannot open is reported, never created."""
     missing = tmp_path / "no-such-netns"
     says = {"cniVersion": "1.0.0", "interfaces": [{"name": "eth0", "sandbox": "@NETNS@"}], "ips": []}
-    cni_runtime.install("teller", f"cat >/dev/null\n[ $CNI_COMMAND = ADD ] || exit 0\necho '{json.dumps(says)}' | sed \"s|@NETNS@|$CNI_NETNS|\"")
+    teller = "cat >/dev/null\n[ $CNI_COMMAND = ADD ] || exit 0\n"
+    teller += f"echo '{json.dumps(says)}' | sed \"s|@NETNS@|$CNI_NETNS|\""
+    cni_runtime.install("teller", teller)
     with pytest.raises(CniSpecViolation) as broken:
         cni_runtime.add(net("teller"), str(missing))
     assert broken.value.rule == "kernel.sandbox-is-netns"
