@@ -250,6 +250,7 @@ def test_unusable_ipam_answers_are_code_103(cni_runtime, pod, net, clean, answer
 def test_a_kernel_refusal_beyond_routes_is_code_100(cni_runtime, cni_node, cni_netns, net, clean):
     """With strict VRF mode two VRFs may not share a table: the second pod's VRF is refused."""
     cni_node.run("sysctl", "-w", "net.vrf.strict_mode=1")
+    cni_node.rebaseline()  # the test's own setting, not the plugin's
     first = cni_runtime.add(net.config(), cni_netns(), ifname="net1")
     with pytest.raises(CniCallError) as refused:
         cni_runtime.add(net.config(), cni_netns(), ifname="net1")
