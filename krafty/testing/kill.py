@@ -8,7 +8,6 @@ seen to die of SIGKILL; otherwise the test fails and says which of the two did n
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 import os
 import signal
@@ -24,7 +23,7 @@ from krafty.testing.runtime import (
     cni_args,
     kill_group,
     network_list,
-    new_container_id,
+    new_attachment,
     plugin_config,
     start,
 )
@@ -57,15 +56,7 @@ def kill_at(
     """
     conflist = network_list(config)
     conf = plugin_config(conflist, conflist["plugins"][0], None, capability_args)
-    attachment = Attachment(
-        copy.deepcopy(dict(config)),
-        container_id or new_container_id(),
-        ifname,
-        netns,
-        None,
-        copy.deepcopy(args),
-        copy.deepcopy(capability_args),
-    )
+    attachment = new_attachment(config, netns, container_id, ifname, args, capability_args)
     argv = runtime.argv(runtime.find(conf["type"]))
     env = runtime.environment("ADD", attachment.container_id, attachment.netns_path, ifname, cni_args(args))
     seconds = timeout or runtime.timeout

@@ -438,15 +438,7 @@ class Runtime:
         plugin could not even be run: then nothing was made).
         """
         conflist = network_list(config)
-        attachment = Attachment(
-            copy.deepcopy(dict(config)),
-            container_id or new_container_id(),
-            ifname,
-            netns,
-            None,
-            copy.deepcopy(args),
-            copy.deepcopy(capability_args),
-        )
+        attachment = new_attachment(config, netns, container_id, ifname, args, capability_args)
         attachment.skip_checks = verify.skips(skip_checks)
         result: dict[str, Any] | None = None
         try:
@@ -673,6 +665,27 @@ class Runtime:
         return found
 
 
+def new_attachment(
+    config: Mapping[str, Any],
+    netns: Netns | str,
+    container_id: str | None = None,
+    ifname: str = "eth0",
+    args: Mapping[str, str] | None = None,
+    capability_args: Mapping[str, Any] | None = None,
+) -> Attachment:
+    """An attachment holding its own copies: a test that changes its dicts afterwards does not
+    change what CHECK and DEL send. A random container ID unless given."""
+    return Attachment(
+        copy.deepcopy(dict(config)),
+        container_id or new_container_id(),
+        ifname,
+        netns,
+        None,
+        copy.deepcopy(args),
+        copy.deepcopy(capability_args),
+    )
+
+
 def _attachment(
     verb: str,
     attachment_or_config: Attachment | Mapping[str, Any],
@@ -689,15 +702,7 @@ def _attachment(
         raise TypeError(f"{verb}() takes an Attachment or a network config, not {attachment_or_config!r}")
     if container_id is None:
         raise ValueError(f"{verb}(config, netns, ...) needs container_id=")
-    return Attachment(
-        copy.deepcopy(dict(attachment_or_config)),
-        container_id,
-        ifname,
-        netns,
-        None,
-        copy.deepcopy(args),
-        copy.deepcopy(capability_args),
-    )
+    return new_attachment(attachment_or_config, netns, container_id, ifname, args, capability_args)
 
 
 def _gc_key(item: Attachment | tuple[str, str]) -> tuple[str, str]:
