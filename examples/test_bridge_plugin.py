@@ -49,4 +49,4 @@ def test_a_bridge_name_over_15_bytes_is_refused(cni_runtime, cni_netns, config):
     with pytest.raises(CniCallError) as refused:
         cni_runtime.add(config | {"bridge": "a-bridge-name-too-long"}, cni_netns())
     assert refused.value.plugin == "bridge"
-    cni_runtime.delete(refused.value.attachment)  # a runtime always follows a failed ADD with DEL
+    cni_runtime.delete(refused.value.attachment)  # a runtime follows a failed ADD with DEL (else teardown does)

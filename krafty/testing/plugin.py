@@ -144,6 +144,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     why = item.config.stash.get(UNRUNNABLE, {}).get(item.nodeid)
     if why:
         skip_or_fail(why)
+    version = getattr(getattr(item, "callspec", None), "params", {}).get("cni_version")
+    if type(version).__name__ == "Unavailable":  # krafty.testing.versions.Unavailable, not imported here
+        pytest.fail(str(version), pytrace=False)
 
 
 def require_root() -> None:

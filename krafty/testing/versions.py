@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -135,23 +134,21 @@ def versions_of(runtime_or_path: Runtime | str | Path | Sequence[str | Path], pl
 # --- the cni_versions marker (pytest_generate_tests in krafty.testing.plugin) ----------------
 
 
-def _find_as_fixture(search_path: Sequence[str], plugin_type: str) -> Path:
-    """The plugin `cni_runtime` would run: the installed `krafty` comes first, as there."""
-    krafty = Path(sys.executable).with_name("krafty")
-    if plugin_type == "krafty" and krafty.exists():
-        return krafty
-    return find_plugin(search_path, plugin_type)
-
-
 def _narrow(versions: list[str], oldest: str | None, newest: str | None) -> list[str]:
     return [
         v for v in versions if (oldest is None or _at_least(v, oldest)) and (newest is None or _at_least(newest, v))
     ]
 
 
+class Unavailable(str):
+    """The `cni_version` of a test whose plugins could not be asked which versions they speak:
+    the test fails at setup with this reason (`krafty.testing.plugin.pytest_runtest_setup`)."""
+
+
 def parametrize(metafunc: pytest.Metafunc, marker: pytest.Mark, search_path: Sequence[str]) -> None:
     """Run the test once per version every plugin of the marker lists; a plugin that cannot be
-    asked is a collection error naming it (never a test silently not generated)."""
+    asked gives one test, `[unavailable]`, failing with the reason (never a test silently not
+    generated); a marker used wrongly is a collection error."""
     where = metafunc.definition.nodeid
     if "cni_version" not in metafunc.fixturenames:
         raise pytest.Collector.CollectError(f"{where}: cni_versions needs the test to take a `cni_version` argument")
@@ -166,12 +163,14 @@ def parametrize(metafunc: pytest.Metafunc, marker: pytest.Mark, search_path: Seq
     versions = list(SPEC_VERSIONS)
     for plugin_type in plugins:
         try:
-            executable = _find_as_fixture(search_path, plugin_type)
+            executable = find_plugin(search_path, plugin_type)
             key = str(executable)
             if key not in seen:
                 seen[key] = listed_versions(executable, search_path, metafunc.config.getoption("cni_timeout", 30))
-        except VersionLookupError as err:
-            raise pytest.Collector.CollectError(f"{where}: cni_versions({plugin_type!r}): {err}") from None
+        except VersionLookupError as err:  # one failing test: a collection error would stop every layer
+            reason = Unavailable(f"cni_versions({plugin_type!r}): {err}")
+            metafunc.parametrize("cni_version", [pytest.param(reason, id="unavailable")])
+            return
         versions = [v for v in versions if v in seen[key]]
     oldest, newest = marker.kwargs.get("min"), marker.kwargs.get("max")
     versions = _narrow(versions, oldest, newest)
