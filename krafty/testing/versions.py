@@ -142,12 +142,12 @@ def _narrow(versions: list[str], oldest: str | None, newest: str | None) -> list
 
 class Unavailable(str):
     """The `cni_version` of a test whose plugins could not be asked which versions they speak:
-    the test fails at setup with this reason (`krafty.testing.plugin.pytest_runtest_setup`)."""
+    the test errs at setup with this reason (`krafty.testing.plugin.pytest_runtest_setup`)."""
 
 
 def parametrize(metafunc: pytest.Metafunc, marker: pytest.Mark, search_path: Sequence[str]) -> None:
     """Run the test once per version every plugin of the marker lists; a plugin that cannot be
-    asked gives one test, `[unavailable]`, failing with the reason (never a test silently not
+    asked gives one test, `[unavailable]`, in error at setup with the reason (never a test silently not
     generated); a marker used wrongly is a collection error."""
     where = metafunc.definition.nodeid
     if "cni_version" not in metafunc.fixturenames:

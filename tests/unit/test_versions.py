@@ -225,6 +225,26 @@ def test_no_version_in_common_is_a_skip_that_says_why(tmp_path):
 
 
 @pytest.mark.parametrize(
+    ("plugin", "reason"),
+    [
+        ("nope", "cni_versions('nope'): plugin 'nope' not found in {bin}"),
+        ("broken", "cni_versions('broken'): {bin}/broken VERSION exited 0: stdout is not JSON"),
+    ],
+    ids=["not-found", "no-version-answer"],
+)
+def test_a_plugin_that_cannot_be_asked_is_one_test_in_error_that_says_why(tmp_path, plugin, reason):
+    """Not a collection error: that would stop every other test of the run (`-m unit` too)."""
+    stub(tmp_path / "bin", "broken", "oops")
+    source = (
+        f"@pytest.mark.cni_versions({plugin!r})\ndef test_x(cni_version):\n    pass\n\ndef test_other():\n    pass\n"
+    )
+    done = run_pytest(tmp_path, source, f"--cni-path={tmp_path / 'bin'}")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "1 passed, 1 error" in done.stdout, done.stdout
+    assert "test_x[unavailable]" in done.stdout and reason.format(bin=tmp_path / "bin") in done.stdout, done.stdout
+
+
+@pytest.mark.parametrize(
     ("source", "reason"),
     [
         (
@@ -238,26 +258,6 @@ def test_no_version_in_common_is_a_skip_that_says_why(tmp_path):
     ],
     ids=["no-argument", "unknown-keyword"],
 )
-@pytest.mark.parametrize(
-    ("plugin", "reason"),
-    [
-        ("nope", "cni_versions('nope'): plugin 'nope' not found in {bin}"),
-        ("broken", "cni_versions('broken'): {bin}/broken VERSION exited 0: stdout is not JSON"),
-    ],
-    ids=["not-found", "no-version-answer"],
-)
-def test_a_plugin_that_cannot_be_asked_is_one_failing_test_that_says_why(tmp_path, plugin, reason):
-    """Not a collection error: that would stop every other test of the run (`-m unit` too)."""
-    stub(tmp_path / "bin", "broken", "oops")
-    source = (
-        f"@pytest.mark.cni_versions({plugin!r})\ndef test_x(cni_version):\n    pass\n\ndef test_other():\n    pass\n"
-    )
-    done = run_pytest(tmp_path, source, f"--cni-path={tmp_path / 'bin'}")
-    assert done.returncode == 1, done.stdout + done.stderr
-    assert "1 failed, 1 passed" in done.stdout, done.stdout
-    assert "test_x[unavailable]" in done.stdout and reason.format(bin=tmp_path / "bin") in done.stdout, done.stdout
-
-
 def test_a_test_that_cannot_be_generated_is_a_collection_error_that_says_why(tmp_path, source, reason):
     stub(tmp_path / "bin", "p", listing("1.0.0"))
     stub(tmp_path / "bin", "broken", "oops")
