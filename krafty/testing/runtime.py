@@ -31,6 +31,7 @@ from typing import IO, Any
 from krafty.testing import verify
 from krafty.testing.mounts import PrivateMounts
 from krafty.testing.netns import Netns
+from krafty.testing.versions import has_check, has_gc, has_status
 from krafty.types import SPEC_VERSION, error_violations, result_violations, version_violations
 
 DEFAULT_CNI_PATH = ("/opt/cni/bin", "/usr/lib/cni")
@@ -487,7 +488,7 @@ class Runtime:
         when the list's `disableCheck` skipped it. Below 0.4.0: CniRuntimeError, as libcni."""
         attachment = _attachment("check", attachment_or_config, netns, container_id, ifname, args, capability_args)
         conflist = network_list(attachment.config)
-        if parse_version(conflist["cniVersion"]) < (0, 4, 0):
+        if not has_check(conflist["cniVersion"]):
             version = conflist["cniVersion"]
             raise CniRuntimeError(f"configuration version {json.dumps(version)} does not support the CHECK command")
         if conflist["disableCheck"]:
@@ -562,7 +563,7 @@ class Runtime:
             except Exception as err:  # noqa: BLE001 - libcni collects every error
                 err.add_note(f"failed to delete stale attachment {stale.container_id} {stale.ifname}")
                 errors.append(err)
-        if parse_version(conflist["cniVersion"]) >= (1, 1, 0):
+        if has_gc(conflist["cniVersion"]):
             listed = None if keep is None else [{"containerID": cid, "ifname": ifname} for cid, ifname in keep]
             for plugin in conflist["plugins"]:
                 conf = plugin_config(conflist, plugin)
@@ -581,7 +582,7 @@ class Runtime:
         """STATUS every plugin in order; the first not ready raises (50/51, or its code).
         Below 1.1.0 nothing runs, as libcni."""
         conflist = network_list(config)
-        if parse_version(conflist["cniVersion"]) < (1, 1, 0):
+        if not has_status(conflist["cniVersion"]):
             return
         for plugin in conflist["plugins"]:
             self._exec("STATUS", plugin_config(conflist, plugin), None, env)

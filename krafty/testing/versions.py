@@ -14,13 +14,15 @@ import os
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from krafty.testing.runtime import Runtime
 from krafty.types import version_tuple, version_violations
 from krafty.versions import SPEC_VERSION
+
+if TYPE_CHECKING:  # the runtime asks these predicates what a version has
+    from krafty.testing.runtime import Runtime
 
 SPEC_VERSIONS = ("0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")
 """Every released version of the spec, oldest first (the spec's own table of versions)."""
@@ -120,6 +122,8 @@ def versions_of(runtime_or_path: Runtime | str | Path | Sequence[str | Path], pl
     With a `Runtime`, VERSION runs as that runtime runs it (checked, in its node); with a
     search path (`"a:b"`, a directory, or a list of them), the executable is run directly.
     """
+    from krafty.testing.runtime import Runtime
+
     if isinstance(runtime_or_path, Runtime):
         return in_spec_order(runtime_or_path.version(plugin_type, NEWEST)["supportedVersions"])
     if isinstance(runtime_or_path, str):
