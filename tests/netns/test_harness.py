@@ -177,8 +177,11 @@ def test_assert_clean_names_what_is_left(cni_node, cni_netns, cni_assert_clean, 
     assert "net/10.0.0.7" in text and "net/lock" not in text
 
 
-def run_pytest(directory: Path, source: str, *args: str, **env: str) -> subprocess.CompletedProcess:
+def run_pytest(directory: Path, source: str, *args: str, conftest: str = "", **env: str) -> subprocess.CompletedProcess:
+    """`source` as test_it.py (and `conftest`, if any) in `directory`, run by a pytest of its own."""
     (directory / "test_it.py").write_text(textwrap.dedent(source))
+    if conftest:
+        (directory / "conftest.py").write_text(textwrap.dedent(conftest))
     pytest_argv = ["-p", "no:cacheprovider", "-q", f"--basetemp={directory / 'tmp'}", *args, "test_it.py"]
     return subprocess.run(
         [sys.executable, "-m", "pytest", *pytest_argv],

@@ -7,13 +7,11 @@ with `--cni-vm=never`, or by a PATH without qemu.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
-import sys
-import textwrap
-from pathlib import Path
+
+from tests.netns.test_harness import run_pytest
 
 NEEDS_IT = """
     import pytest
@@ -25,22 +23,6 @@ NEEDS_IT = """
     def test_needs_it():
         pass
 """
-
-
-def run_pytest(directory: Path, source: str, *args: str, conftest: str = "", **env: str) -> subprocess.CompletedProcess:
-    (directory / "test_it.py").write_text(textwrap.dedent(source))
-    if conftest:
-        (directory / "conftest.py").write_text(textwrap.dedent(conftest))
-    pytest_argv = ["-p", "no:cacheprovider", "-p", "no:randomly", f"--basetemp={directory / 'tmp'}", *args]
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", *pytest_argv, "test_it.py"],
-        cwd=directory,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 def skip_lines(proc: subprocess.CompletedProcess) -> list[str]:
