@@ -52,9 +52,10 @@ unit: venv
 netns: venv
 	$(BIN)/pytest -m netns
 
-# Mutation testing of the modules the unit layer covers ([tool.mutmut] in pyproject.toml).
-# Slow, so not part of `make test` or CI; one worker by default (MUTATE_JOBS).
-MUTATE_JOBS ?= 1
+# Mutation testing ([tool.mutmut] in pyproject.toml): the plugin's core modules and the harness,
+# against the unit layer and the harness's native netns self-tests, so as root. Slow, so not part
+# of `make test` or CI; MUTATE_JOBS workers (the netns self-tests are -n 2 safe).
+MUTATE_JOBS ?= 2
 $(VENV)/.mutate-installed: $(VENV)/.installed
 	$(BIN)/pip install --quiet '.[mutate]'
 	touch $@
