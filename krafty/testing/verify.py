@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from ipaddress import ip_address, ip_interface, ip_network
+from socket import AF_INET6
 from typing import Any
 
 from krafty.testing.netns import Netns
@@ -114,11 +115,7 @@ def normal_mac(mac: str) -> str:
     try:
         return ":".join(f"{int(p, 16):02x}" for p in parts)
     except ValueError:
-        return mac.strip().lower()
-
-
-def _listing(names: Mapping[str, Any] | list[str]) -> str:
-    return ", ".join(sorted(names)) or "no devices"
+        return mac.strip()
 
 
 def violations(
@@ -170,7 +167,7 @@ def violations(
         device = seen.devices.get(name) if isinstance(name, str) else None
         if device is None:
             rule, place = ("kernel.interface-in-sandbox", netns) if in_pod else ("kernel.interface-on-node", "the node")
-            broken.append(Broken(rule, f"{name} is not in {place}: it has {_listing(seen.devices)}"))
+            broken.append(Broken(rule, f"{name} is not in {place}: it has {', '.join(sorted(seen.devices))}"))
             continue
         where[id(iface)] = (seen, device)
         mac = iface.get("mac")
@@ -180,7 +177,7 @@ def violations(
 
     for i, ip in enumerate(_objects(result, "ips")):
         target = _target(result, ip)
-        found = where.get(id(target)) if target is not None else None
+        found = where.get(id(target))
         if found is None:
             continue
         seen, device = found
@@ -205,16 +202,11 @@ def violations(
 
 
 def _missing_routes(result: Mapping[str, Any], netns: str, pod: Observed) -> list[Broken]:
-    kernel = []
-    for route in pod.routes:
-        try:
-            kernel.append((ip_network(route.dst, strict=False), {ip_address(g) for g in route.gateways}, route))
-        except ValueError:
-            continue
+    kernel = [(ip_network(r.dst), {ip_address(g) for g in r.gateways}, r) for r in pod.routes]
     broken = []
     for i, route in enumerate(_objects(result, "routes")):
         try:
-            dst = ip_network(route.get("dst"), strict=False)
+            dst = ip_network(route.get("dst"))
             gw = ip_address(route["gw"]) if route.get("gw") else None
         except ValueError:
             continue
@@ -238,8 +230,9 @@ def _missing_routes(result: Mapping[str, Any], netns: str, pod: Observed) -> lis
 # --- reading the kernel --------------------------------------------------------------------
 
 
-def observe(path: str, *, addresses: bool = True, routes: bool = False, own: bool = False) -> Observed:
-    """One namespace's devices (and addresses, routes of every table), through one socket.
+def observe(path: str, *, addresses: bool, routes: bool, own: bool = False) -> Observed:
+    """One namespace's devices (with their addresses, and the routes of every table, when asked),
+    through one socket.
 
     A `/proc/self/...` path means the reader's own namespace: right for the node (`own`, the
     plugin entered it from this process), wrong for a pod, which the plugin opened from there.
@@ -255,30 +248,21 @@ def observe(path: str, *, addresses: bool = True, routes: bool = False, own: boo
     except OSError as err:
         return Observed(path, error=f"not a network namespace ({err.strerror})")
     with ipr:
-        names = {}
-        devices: dict[str, Device] = {}
-        for msg in ipr.link("dump"):
-            names[msg["index"]] = msg.get("IFLA_IFNAME")
-            devices[msg.get("IFLA_IFNAME")] = Device(mac=msg.get("IFLA_ADDRESS") or "")
-        if addresses:
-            held: dict[str, set[str]] = {}
-            for msg in ipr.addr("dump"):
-                local = msg.get("IFA_LOCAL") or msg.get("IFA_ADDRESS")
-                held.setdefault(names.get(msg["index"], ""), set()).add(f"{local}/{msg['prefixlen']}")
-            devices = {n: Device(d.mac, frozenset(held.get(n, ()))) for n, d in devices.items()}
-        found = tuple(map(_kernel_route, ipr.route("dump", family=0))) if routes else ()
+        links = {msg["index"]: (msg.get("IFLA_IFNAME"), msg.get("IFLA_ADDRESS") or "") for msg in ipr.link("dump")}
+        held: dict[int, set[str]] = {}
+        for msg in ipr.addr("dump") if addresses else ():
+            local = msg.get("IFA_LOCAL") or msg.get("IFA_ADDRESS")  # IFA_ADDRESS is the peer's, when there is one
+            held.setdefault(msg["index"], set()).add(f"{local}/{msg['prefixlen']}")
+        found = tuple(map(_kernel_route, ipr.route("dump"))) if routes else ()  # every family, every table
+    devices = {name: Device(mac, frozenset(held.get(index, ()))) for index, (name, mac) in links.items()}
     return Observed(path, devices, found)
 
 
 def _kernel_route(msg: Any) -> KernelRoute:
-    default = "::" if msg["family"] == 10 else "0.0.0.0"
-    gateways = {msg.get("RTA_GATEWAY")} if msg.get("RTA_GATEWAY") else set()
-    for hop in msg.get("RTA_MULTIPATH") or ():
-        if hop.get("RTA_GATEWAY"):
-            gateways.add(hop.get("RTA_GATEWAY"))
-    return KernelRoute(
-        f"{msg.get('RTA_DST') or default}/{msg['dst_len']}", frozenset(gateways), msg.get("RTA_TABLE") or msg["table"]
-    )
+    default = "::" if msg["family"] == AF_INET6 else "0.0.0.0"
+    hops = (msg, *(msg.get("RTA_MULTIPATH") or ()))
+    gateways = frozenset(hop.get("RTA_GATEWAY") for hop in hops if hop.get("RTA_GATEWAY"))
+    return KernelRoute(f"{msg.get('RTA_DST') or default}/{msg['dst_len']}", gateways, msg.get("RTA_TABLE"))
 
 
 def skips(skip_checks: Mapping[str, str] | None) -> dict[str, str]:
@@ -297,5 +281,5 @@ def check(result: Mapping[str, Any], netns: str, ifname: str, node: str, *, fina
     """Read what `result` needs (each namespace once) and return the rules it breaks."""
     need = reads(result, final=final)
     pod = observe(netns, addresses=need.pod_addresses, routes=need.pod_routes) if need.pod else None
-    seen_node = observe(node, addresses=need.node_addresses, own=True) if need.node else None
+    seen_node = observe(node, addresses=need.node_addresses, routes=False, own=True) if need.node else None
     return violations(result, netns, ifname, pod, seen_node, final=final)

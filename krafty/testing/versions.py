@@ -125,7 +125,7 @@ def versions_of(runtime_or_path: Runtime | str | Path | Sequence[str | Path], pl
     from krafty.testing.runtime import Runtime
 
     if isinstance(runtime_or_path, Runtime):
-        return in_spec_order(runtime_or_path.version(plugin_type, NEWEST)["supportedVersions"])
+        return in_spec_order(runtime_or_path.version(plugin_type)["supportedVersions"])  # asked at NEWEST
     if isinstance(runtime_or_path, str):
         search_path: list[str | Path] = [p for p in runtime_or_path.split(":") if p]
     elif isinstance(runtime_or_path, Path):

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from krafty.testing import CniSpecViolation
-from krafty.testing.verify import observe
+from krafty.testing.verify import Device, KernelRoute, Observed, check, observe
 
 MAKE = """\
 cat > /dev/null
@@ -314,10 +314,67 @@ def test_reference_plugins_pass_in_both_families(cni_runtime, cni_node, cni_netn
 def test_a_self_relative_path_is_read_for_the_node_and_refused_for_a_pod(cni_node):
     """The plugin enters the node from this process, so /proc/self/ns/net is the node it saw;
     a pod given as /proc/self/... is the plugin's own namespace, which the harness cannot open."""
-    assert "lo" in observe("/proc/self/ns/net", own=True).devices
-    refused = observe("/proc/self/ns/net")
+    assert "lo" in observe("/proc/self/ns/net", addresses=False, routes=False, own=True).devices
+    refused = observe("/proc/self/ns/net", addresses=False, routes=False)
     assert (refused.devices, refused.error) == (
         {},
         "it names the reading process's own namespace, not the one the plugin saw",
     )
-    assert observe(cni_node.path).devices.keys() == {"lo"}
+    assert observe(cni_node.path, addresses=False, routes=False).devices.keys() == {"lo"}
+
+
+def test_a_result_naming_the_node_as_proc_self_is_checked_in_this_process_namespace(cni_netns):
+    """The node given as /proc/self/ns/net (the plugin ran from here) is read, with its addresses."""
+    pod = cni_netns()
+    result = {
+        "cniVersion": "1.0.0",
+        "interfaces": [{"name": "lo", "mac": "00:00:00:00:00:00"}, {"name": "lo", "sandbox": pod.path}],
+        "ips": [{"address": "127.0.0.1/8", "interface": 0}, {"address": "::1/128", "interface": 1}],
+    }
+    assert check(result, pod.path, "lo", "/proc/self/ns/net", final=True) == []
+
+
+SETUP = """\
+ip link add v0 address 02:00:00:00:00:0b type veth peer name v1
+ip link set v0 addrgenmode none
+ip link set v0 up
+ip link set v1 up
+ip addr add 10.99.0.5/24 dev v0
+ip addr add fd00:99::5/64 dev v0 nodad
+ip addr add 10.99.1.1 peer 10.99.1.2/32 dev v0
+ip route add default via 10.99.0.1
+ip -6 route add default via fd00:99::1
+ip route add 10.97.0.0/16 nexthop via 10.99.0.1 nexthop via 10.99.0.2
+ip route add 10.96.0.0/16 dev v0 table 1000
+"""
+
+
+def test_observe_reads_devices_addresses_and_routes_of_every_family_and_table(cni_netns):
+    """What `ip addr` and `ip route show table all` say, as the rules compare it."""
+    pod = cni_netns()
+    pod.run("sh", "-ec", SETUP)
+    seen = observe(pod.path, addresses=True, routes=True)
+    assert (seen.path, seen.error) == (pod.path, "")
+    assert seen.devices["lo"] == Device("00:00:00:00:00:00", frozenset({"127.0.0.1/8", "::1/128"}))
+    assert seen.devices["v0"] == Device(
+        "02:00:00:00:00:0b", frozenset({"10.99.0.5/24", "fd00:99::5/64", "10.99.1.1/32"})
+    ), "a point-to-point address is held as its local side"
+    assert seen.devices.keys() == {"lo", "v0", "v1"}
+    expected = {
+        KernelRoute("0.0.0.0/0", frozenset({"10.99.0.1"}), 254),
+        KernelRoute("::/0", frozenset({"fd00:99::1"}), 254),
+        KernelRoute("10.97.0.0/16", frozenset({"10.99.0.1", "10.99.0.2"}), 254),
+        KernelRoute("10.99.0.0/24", frozenset(), 254),
+        KernelRoute("fd00:99::/64", frozenset(), 254),
+        KernelRoute("10.96.0.0/16", frozenset(), 1000),
+        KernelRoute("10.99.0.5/32", frozenset(), 255),
+    }
+    assert expected - set(seen.routes) == set(), seen.routes
+    bare = observe(pod.path, addresses=False, routes=False)
+    assert bare == Observed(pod.path, {name: Device(device.mac) for name, device in seen.devices.items()})
+
+
+def test_a_cni_netns_that_is_no_namespace_is_observed_as_such(tmp_path):
+    assert observe(str(tmp_path), addresses=True, routes=True) == Observed(
+        str(tmp_path), error="not a network namespace (Invalid argument)"
+    )

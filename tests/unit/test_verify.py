@@ -11,7 +11,18 @@ from pathlib import Path
 import pytest
 
 from krafty.testing.runtime import CniSpecViolation, Runtime
-from krafty.testing.verify import RULES, Device, KernelRoute, Observed, check, normal_mac, reads, skips, violations
+from krafty.testing.verify import (
+    RULES,
+    Device,
+    KernelRoute,
+    Observed,
+    check,
+    normal_mac,
+    observe,
+    reads,
+    skips,
+    violations,
+)
 from krafty.types import result_violations
 
 POD = "/var/run/netns/blue"
@@ -142,6 +153,7 @@ def test_a_mac_compares_in_any_case_and_separator():
     assert broken(changed(("interfaces", 2, "mac", "99-88-77-66-55-44"))) == []
     assert broken(changed(("interfaces", 2, "mac", "99:88:77:66:55:44".upper()))) == []
     assert normal_mac("0:1:a:B:c:D") == "00:01:0a:0b:0c:0d"
+    assert normal_mac("C2-B0-57-49-47-F1") == normal_mac("c2:b0:57:49:47:f1") == "c2:b0:57:49:47:f1"
 
 
 def test_an_address_must_be_on_the_interface_it_names():
@@ -167,8 +179,48 @@ def test_an_address_on_a_node_interface_is_looked_for_on_the_node():
     assert broken(changed(("ips", 0, "interface", 0), ("ips", 0, "address", "10.1.0.1/16"))) == []
 
 
+def test_an_address_missing_from_a_node_interface_is_reported_on_the_node():
+    assert broken(changed(("ips", 0, "interface", 0), ("ips", 0, "address", "10.1.0.2/16"))) == [
+        ("kernel.ip-on-interface", "ips[0]: cni0 in the node: has 10.1.0.1/16; result says 10.1.0.2/16")
+    ]
+    assert broken(changed(("ips", 0, "interface", 1))) == [
+        ("kernel.ip-on-interface", "ips[0]: veth3243 in the node: has no address; result says 10.1.0.5/16")
+    ]
+
+
 def test_an_address_without_interface_is_not_looked_for():
     assert broken(changed(("ips", 0, "interface", None), ("ips", 0, "address", "192.0.2.1/24"))) == []
+
+
+def test_an_interface_index_that_names_no_object_is_left_to_the_form_rules():
+    """`ips[].interface` out of range, a boolean, or pointing at a non-object: nothing to look for, no crash."""
+    for index in (3, 7, -1, True):
+        assert broken(changed(("ips", 0, "interface", index), ("ips", 0, "address", "192.0.2.1/24"))) == []
+    no_interfaces = {"cniVersion": "1.1.0", "ips": [{"address": "192.0.2.1/24", "interface": 0}]}
+    assert broken(no_interfaces, node=None) == []
+    odd = {"cniVersion": "1.1.0", "interfaces": ["eth0"], "ips": [{"address": "192.0.2.1/24", "interface": 0}]}
+    assert reads(odd, final=True) == reads({"cniVersion": "1.1.0"}, final=True)
+    assert broken(odd, pod=None, node=None) == []
+
+
+def test_an_interface_name_that_is_no_string_is_on_no_device():
+    assert broken(changed(("interfaces", 1, "name", ["veth3243"]))) == [
+        ("kernel.interface-on-node", "['veth3243'] is not in the node: it has cni0, lo, veth3243")
+    ]
+
+
+def test_every_interface_and_address_is_checked_after_one_that_fails():
+    """One broken entry does not hide the ones after it."""
+    gone = changed(("interfaces", 0, "name", "cni9"), ("interfaces", 2, "mac", "99:88:77:66:55:45"))
+    assert [rule for rule, _ in broken(gone)] == ["kernel.interface-on-node", "kernel.mac"]
+    unread = Observed("/run/netns/gone", error="no such file")
+    assert [rule for rule, _ in broken(changed(("interfaces", 2, "mac", "99:88:77:66:55:45")), node=unread)] == [
+        "kernel.interface-on-node",
+        "kernel.mac",
+    ]
+    for first in ({"interface": None}, {"address": "not an address"}):
+        result = changed(*(("ips", 0, key, value) for key, value in first.items()), ("ips", 1, "address", "fd00::9/64"))
+        assert [rule for rule, _ in broken(result)] == ["kernel.ip-on-interface"], first
 
 
 def test_every_route_of_the_final_result_is_in_the_pod():
@@ -198,6 +250,28 @@ def test_a_multipath_route_holds_every_nexthop():
         POD, POD_SEEN.devices, (*POD_SEEN.routes[1:], KernelRoute("0.0.0.0/0", frozenset({"10.1.0.9", "10.1.0.1"})))
     )
     assert broken(pod=multipath) == []
+
+
+def test_a_missing_route_lists_multipath_gateways_and_checks_the_routes_after_it():
+    multipath = Observed(POD, POD_SEEN.devices, (KernelRoute("0.0.0.0/0", frozenset({"10.1.0.9", "10.1.0.1"})),))
+    result = {**RESULT, "routes": [{"dst": "not a network"}, {"dst": "10.8.0.0/16"}]}
+    assert broken(result, pod=multipath) == [
+        (
+            "kernel.route-in-pod",
+            "routes[1]: /var/run/netns/blue (any table) has 0.0.0.0/0 via 10.1.0.1,10.1.0.9 table 254; "
+            "result says 10.8.0.0/16",
+        )
+    ]
+
+
+def test_a_missing_route_of_a_family_the_pod_has_no_route_for_says_so():
+    v4_only = Observed(POD, POD_SEEN.devices, POD_SEEN.routes[:3])
+    assert broken(pod=v4_only) == [
+        (
+            "kernel.route-in-pod",
+            "routes[2]: /var/run/netns/blue (any table) has no such route; result says ::/0 via fd00:1::1",
+        )
+    ]
 
 
 def test_routes_of_an_intermediate_result_are_not_checked():
@@ -238,6 +312,31 @@ def test_skip_checks_takes_known_rules_with_reasons():
         skips({"kernel.macs": "typo"})
     with pytest.raises(ValueError, match=r"give the reason kernel\.mac is off"):
         skips({"kernel.mac": " "})
+
+
+def test_skip_checks_names_every_unknown_and_unexplained_rule():
+    with pytest.raises(ValueError) as unknown:
+        skips({"kernel.mac": "ok", "kernel.macs": "typo", "kernel.ips": "typo"})
+    assert str(unknown.value) == (
+        "skip_checks: unknown rule kernel.ips, kernel.macs; the rules are kernel.sandbox-is-netns, "
+        "kernel.ifname-listed, kernel.interface-in-sandbox, kernel.interface-on-node, kernel.mac, "
+        "kernel.ip-on-interface, kernel.route-in-pod"
+    )
+    with pytest.raises(ValueError) as unexplained:
+        skips({"kernel.mac": "", "kernel.route-in-pod": None})
+    assert str(unexplained.value) == "skip_checks: give the reason kernel.mac, kernel.route-in-pod is off"
+
+
+def test_a_namespace_that_cannot_be_opened_is_observed_as_an_error_saying_why(tmp_path):
+    """Read nothing and create nothing: the path given, and why it cannot be read."""
+    assert observe("", addresses=True, routes=True) == Observed("", error="the path is empty")
+    for own in ("/proc/self/ns/net", "/proc/thread-self/ns/net"):
+        assert observe(own, addresses=True, routes=True) == Observed(
+            own, error="it names the reading process's own namespace, not the one the plugin saw"
+        )
+    missing = str(tmp_path / "gone")
+    assert observe(missing, addresses=True, routes=True) == Observed(missing, error="no such file")
+    assert not Path(missing).exists()
 
 
 def test_every_rule_is_documented():
