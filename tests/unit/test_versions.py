@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -146,10 +147,95 @@ def test_versions_of_names_a_plugin_it_cannot_find(tmp_path):
 
 def test_versions_of_a_runtime_asks_that_runtime(tmp_path, monkeypatch):
     """A fake node: the runtime runs the stub itself instead of entering a namespace."""
-    stub(tmp_path / "bin", "p", listing("0.3.0", "1.1.0"))
+    log = tmp_path / "calls"
+    stub(tmp_path / "bin", "p", listing("0.3.0", "1.1.0"), log)
     runtime = Runtime(None, [tmp_path / "bin"], tmp_path / "cache")  # type: ignore[arg-type]
     monkeypatch.setattr(runtime, "argv", lambda executable: [str(executable)])
     assert versions.versions_of(runtime, "p") == ["0.3.0", "1.1.0"]
+    command, stdin = log.read_text().strip().split(" ", 1)
+    assert (command, json.loads(stdin)) == ("VERSION", {"cniVersion": "1.1.0"})
+
+
+def test_versions_of_takes_the_first_executable_file_on_the_path(tmp_path):
+    """A file that cannot be run, or a directory, of that name is not the plugin (as libcni's FindInPath)."""
+    stub(tmp_path / "plain", "p", listing("0.3.0")).chmod(0o644)
+    (tmp_path / "dir" / "p").mkdir(parents=True)
+    stub(tmp_path / "bin", "p", listing("1.0.0"))
+    assert versions.versions_of([tmp_path / "plain", tmp_path / "dir", tmp_path / "bin"], "p") == ["1.0.0"]
+
+
+ENV_LOGGER = """#!/bin/sh
+printf '%s\\n' "PATH=$PATH" "CNI_COMMAND=$CNI_COMMAND" "CNI_PATH=$CNI_PATH" "CNI_NETNS=$CNI_NETNS" > {log}
+echo '{answer}'
+"""
+
+
+@pytest.mark.parametrize("path", ["/opt/tools:/usr/bin:/bin", None], ids=["path-set", "path-unset"])
+def test_version_runs_with_path_command_and_the_search_path_only(tmp_path, monkeypatch, path):
+    """VERSION's environment: the harness's PATH (or the usual system one), CNI_COMMAND and
+    CNI_PATH (the search path, `:`-joined as libcni does); no container, no namespace."""
+    log = tmp_path / "env"
+    plugin = tmp_path / "bin" / "p"
+    plugin.parent.mkdir()
+    plugin.write_text(ENV_LOGGER.format(log=log, answer=listing("1.0.0")))
+    plugin.chmod(0o755)
+    if path is None:
+        monkeypatch.delenv("PATH")
+    else:
+        monkeypatch.setenv("PATH", path)
+    assert versions.versions_of([tmp_path / "bin", tmp_path / "more"], "p") == ["1.0.0"]
+    assert log.read_text().splitlines() == [
+        f"PATH={path or '/usr/sbin:/usr/bin:/sbin:/bin'}",
+        "CNI_COMMAND=VERSION",
+        f"CNI_PATH={tmp_path / 'bin'}:{tmp_path / 'more'}",
+        "CNI_NETNS=",
+    ]
+
+
+def test_a_version_call_that_fails_says_how_and_what_the_plugin_printed(tmp_path):
+    failing = tmp_path / "failing"
+    failing.write_text(f"#!/bin/sh\necho '{listing('1.0.0')}'\necho oops >&2\nexit 3\n")
+    failing.chmod(0o755)
+    with pytest.raises(versions.VersionLookupError) as exited:
+        versions.listed_versions(failing)
+    assert str(exited.value) == f"{failing} VERSION exited 3: an error\nstdout: {listing('1.0.0')}\n\nstderr: oops\n"
+    empty = stub(tmp_path, "empty", "{}")
+    with pytest.raises(versions.VersionLookupError) as wrong:
+        versions.listed_versions(empty)
+    assert str(wrong.value).startswith(
+        f"{empty} VERSION exited 0: VERSION: cniVersion must be a string; "
+        "VERSION: supportedVersions must be a non-empty list of strings\nstdout: {}"
+    )
+
+
+def test_a_version_answer_is_quoted_from_its_start_and_its_errors_from_their_end(tmp_path):
+    """At most 300 characters of stdout (where the JSON begins) and 500 of stderr (where the
+    error is); bytes that are not UTF-8 do not hide the rest."""
+    noisy = tmp_path / "noisy"
+    noisy.write_text(
+        f"#!{sys.executable}\nimport sys\n"
+        "sys.stdout.buffer.write(b'\\xff' + b'A' * 299 + b'B' * 100)\n"
+        "sys.stderr.buffer.write(b'C' * 100 + b'D' * 499 + b'\\xff')\n"
+    )
+    noisy.chmod(0o755)
+    with pytest.raises(versions.VersionLookupError) as raised:
+        versions.listed_versions(noisy)
+    assert str(raised.value) == (
+        f"{noisy} VERSION exited 0: stdout is not JSON\nstdout: \ufffd{'A' * 299}\nstderr: {'D' * 499}\ufffd"
+    )
+
+
+def test_a_version_call_that_cannot_run_or_never_ends_says_so(tmp_path):
+    sleeper = stub(tmp_path, "sleeper", "")
+    sleeper.write_text("#!/bin/sh\nexec sleep 2\n")
+    with pytest.raises(versions.VersionLookupError) as late:
+        versions.listed_versions(sleeper, timeout=0.1)
+    assert str(late.value) == f"{sleeper} VERSION could not run: Command '['{sleeper}']' timed out after 0.1 seconds"
+    plain = stub(tmp_path, "plain", listing("1.0.0"))
+    plain.chmod(0o644)
+    with pytest.raises(versions.VersionLookupError) as refused:
+        versions.listed_versions(plain)
+    assert str(refused.value) == f"{plain} VERSION could not run: [Errno 13] Permission denied: '{plain}'"
 
 
 # --- the cni_versions marker ------------------------------------------------------------------
@@ -265,6 +351,128 @@ def test_a_test_that_cannot_be_generated_is_a_collection_error_that_says_why(tmp
     assert done.returncode == 2, done.stdout + done.stderr
     assert "ERROR collecting test_inner.py" in done.stdout
     assert reason.format(bin=tmp_path / "bin") in done.stdout
+
+
+# --- the marker's tests, generated in this process --------------------------------------------
+
+
+class Metafunc:
+    """What `versions.parametrize` uses of pytest's Metafunc; records the tests it asks for."""
+
+    def __init__(self, config=None, *, takes_cni_version=True, **options):
+        self.definition = SimpleNamespace(nodeid="test_inner.py::test_x")
+        self.fixturenames = ["cni_version"] if takes_cni_version else ["tmp_path"]
+        self.options = options
+        self.config = config or SimpleNamespace(stash=pytest.Stash(), getoption=self.getoption)
+        self.tests: list[tuple[str, object, list[str]]] = []  # (id, cni_version, skip reasons)
+
+    def getoption(self, name, default=None):
+        return self.options.get(name, default)
+
+    def parametrize(self, argname, argvalues, ids=None):
+        assert (argname, self.tests) == ("cni_version", []), "parametrized once, by cni_version"
+        for n, value in enumerate(argvalues):
+            if isinstance(value, pytest.ParameterSet):
+                reasons = [m.kwargs["reason"] for m in value.marks if m.name == "skip"]
+                self.tests.append((value.id, value.values[0], reasons))
+            else:
+                self.tests.append((ids[n], value, []))
+
+
+def generate(bin_dir: Path, *plugins: str, metafunc: Metafunc | None = None, **kwargs):
+    metafunc = metafunc or Metafunc()
+    versions.parametrize(metafunc, pytest.mark.cni_versions(*plugins, **kwargs).mark, [str(bin_dir)])
+    return metafunc.tests
+
+
+def plain(*listed: str):
+    return [(v, v, []) for v in listed]
+
+
+def test_the_marker_generates_one_test_per_listed_version_oldest_first_asking_once(tmp_path):
+    log = tmp_path / "calls"
+    stub(tmp_path / "bin", "p", listing("1.0.0", "0.2.0", "9.9.9"), log)
+    first = Metafunc()
+    assert generate(tmp_path / "bin", "p", metafunc=first) == plain("0.2.0", "1.0.0")
+    assert generate(tmp_path / "bin", "p", metafunc=Metafunc(first.config)) == plain("0.2.0", "1.0.0")
+    assert len(log.read_text().splitlines()) == 1, "VERSION runs once per plugin per session"
+    generate(tmp_path / "bin", "p")
+    assert len(log.read_text().splitlines()) == 2, "and again in another session"
+
+
+def test_the_marker_keeps_what_every_plugin_lists_between_min_and_max_inclusive(tmp_path):
+    stub(tmp_path / "bin", "p", listing("0.1.0", "0.2.0", "0.3.1", "0.4.0", "1.0.0"))
+    stub(tmp_path / "bin", "q", listing("0.3.1", "0.4.0", "1.0.0", "1.1.0"))
+    bin_dir = tmp_path / "bin"
+    assert generate(bin_dir, "p", "q") == plain("0.3.1", "0.4.0", "1.0.0")
+    assert generate(bin_dir, "p", "q", min="0.4.0") == plain("0.4.0", "1.0.0")
+    assert generate(bin_dir, "p", "q", max="0.4.0") == plain("0.3.1", "0.4.0")
+    assert generate(bin_dir, "p", "q", min="0.3.1", max="1.0.0") == plain("0.3.1", "0.4.0", "1.0.0")
+    assert generate(bin_dir, "p", "q", min="0.4.0", max="0.4.0") == plain("0.4.0")
+    assert generate(bin_dir, "p", min="0.2.0", max="0.3.1") == plain("0.2.0", "0.3.1")
+
+
+def test_no_version_in_common_is_one_skipped_test_saying_why(tmp_path):
+    stub(tmp_path / "bin", "p", listing("0.3.1", "0.4.0"))
+    stub(tmp_path / "bin", "q", listing("1.0.0"))
+    bin_dir = tmp_path / "bin"
+    assert generate(bin_dir, "p", "q") == [("no-version", None, ["p, q list no spec version in common"])]
+    assert generate(bin_dir, "p", min="1.0.0") == [
+        ("no-version", None, ["p list no spec version in common between 1.0.0 and 1.1.0"])
+    ]
+    assert generate(bin_dir, "p", max="0.3.0") == [
+        ("no-version", None, ["p list no spec version in common between 0.1.0 and 0.3.0"])
+    ]
+
+
+def test_a_plugin_that_cannot_be_asked_is_one_test_unavailable_saying_why(tmp_path):
+    stub(tmp_path / "bin", "p", listing("1.0.0"))
+    stub(tmp_path / "bin", "broken", "oops")
+    bin_dir = tmp_path / "bin"
+    for plugins, reason in [
+        (("p", "nope"), f"cni_versions('nope'): plugin 'nope' not found in {bin_dir}"),
+        (("broken", "p"), f"cni_versions('broken'): {bin_dir}/broken VERSION exited 0: stdout is not JSON"),
+    ]:
+        [(test_id, version, skipped)] = generate(bin_dir, *plugins)
+        assert (test_id, skipped) == ("unavailable", [])
+        assert isinstance(version, versions.Unavailable)
+        assert version.startswith(reason), version
+
+
+def test_the_marker_asks_within_the_runs_plugin_timeout(tmp_path):
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "slow").write_text("#!/bin/sh\nexec sleep 2\n")
+    (tmp_path / "bin" / "slow").chmod(0o755)
+    [(test_id, version, _)] = generate(tmp_path / "bin", "slow", metafunc=Metafunc(cni_timeout=0.1))
+    assert (test_id, version) == (
+        "unavailable",
+        f"cni_versions('slow'): {tmp_path}/bin/slow VERSION could not run: "
+        f"Command '['{tmp_path}/bin/slow']' timed out after 0.1 seconds",
+    )
+
+
+@pytest.mark.parametrize(
+    ("metafunc", "plugins", "kwargs", "reason"),
+    [
+        (
+            Metafunc(takes_cni_version=False), ("p",), {},
+            "test_inner.py::test_x: cni_versions needs the test to take a `cni_version` argument",
+        ),
+        (Metafunc(), (), {}, "test_inner.py::test_x: usage is cni_versions(*plugins, min=None, max=None)"),
+        (
+            Metafunc(), ("p",), {"newest": "1.0.0", "oldest": "0.1.0", "min": "0.3.0"},
+            "test_inner.py::test_x: usage is cni_versions(*plugins, min=None, max=None); "
+            "unknown keywords ['newest', 'oldest']",
+        ),
+    ],
+    ids=["no-argument", "no-plugin", "unknown-keywords"],
+)  # fmt: skip
+def test_the_marker_used_wrongly_is_a_collection_error_saying_why(tmp_path, metafunc, plugins, kwargs, reason):
+    stub(tmp_path / "bin", "p", listing("1.0.0"))
+    with pytest.raises(pytest.Collector.CollectError) as raised:
+        generate(tmp_path / "bin", *plugins, metafunc=metafunc, **kwargs)
+    assert str(raised.value) == reason
+    assert metafunc.tests == []
 
 
 # --- 0.1.0 and 0.2.0 results have their own shape ------------------------------------------------
