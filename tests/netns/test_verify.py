@@ -374,6 +374,14 @@ def test_observe_reads_devices_addresses_and_routes_of_every_family_and_table(cn
     assert bare == Observed(pod.path, {name: Device(device.mac) for name, device in seen.devices.items()})
 
 
+def test_a_device_without_a_link_layer_address_has_no_mac(cni_netns):
+    pod = cni_netns()
+    made = pod.run("ip", "tuntap", "add", "dev", "t0", "mode", "tun", check=False)
+    if made.returncode:
+        pytest.skip(f"no tun device in this kernel: {made.stderr.strip()}")
+    assert observe(pod.path, addresses=True, routes=False).devices["t0"] == Device("")
+
+
 def test_a_cni_netns_that_is_no_namespace_is_observed_as_such(tmp_path):
     assert observe(str(tmp_path), addresses=True, routes=True) == Observed(
         str(tmp_path), error="not a network namespace (Invalid argument)"
