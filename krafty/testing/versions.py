@@ -170,7 +170,7 @@ def parametrize(metafunc: pytest.Metafunc, marker: pytest.Mark, search_path: Seq
             executable = find_plugin(search_path, plugin_type)
             key = str(executable)
             if key not in seen:
-                seen[key] = listed_versions(executable, search_path, metafunc.config.getoption("cni_timeout", 30))
+                seen[key] = listed_versions(executable, search_path, metafunc.config.getoption("cni_timeout"))
         except VersionLookupError as err:  # one failing test: a collection error would stop every layer
             reason = Unavailable(f"cni_versions({plugin_type!r}): {err}")
             metafunc.parametrize("cni_version", [pytest.param(reason, id="unavailable")])

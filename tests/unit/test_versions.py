@@ -362,12 +362,12 @@ class Metafunc:
     def __init__(self, config=None, *, takes_cni_version=True, **options):
         self.definition = SimpleNamespace(nodeid="test_inner.py::test_x")
         self.fixturenames = ["cni_version"] if takes_cni_version else ["tmp_path"]
-        self.options = options
+        self.options = {"cni_timeout": 300.0, **options}  # --cni-timeout's default
         self.config = config or SimpleNamespace(stash=pytest.Stash(), getoption=self.getoption)
         self.tests: list[tuple[str, object, list[str]]] = []  # (id, cni_version, skip reasons)
 
-    def getoption(self, name, default=None):
-        return self.options.get(name, default)
+    def getoption(self, name):
+        return self.options[name]
 
     def parametrize(self, argname, argvalues, ids=None):
         assert (argname, self.tests) == ("cni_version", []), "parametrized once, by cni_version"
