@@ -9,6 +9,7 @@ status back, or it stops without a status, or it hangs. The tests read what run 
 
 from __future__ import annotations
 
+import ctypes
 import io
 import json
 import os
@@ -25,7 +26,7 @@ from krafty.testing import vm
 from tests.unit.test_vm_image import KVER, kernel_tree
 
 FAKE_QEMU = """\
-import json, os, shutil, subprocess, sys, time
+import ctypes, json, os, shutil, subprocess, sys, time
 
 def options(text):  # QEMU's -fsdev syntax: key=value pairs split on ",", where ",," is a literal comma
     pairs, current, i = [], "", 0
@@ -50,8 +51,11 @@ for flag, value in zip(argv, argv[1:]):
         kind, *pairs = options(value)
         fields = dict(p.partition("=")[::2] for p in pairs)
         shares[fields["id"]] = fields
+deathsig = ctypes.c_int()
+ctypes.CDLL(None).prctl(2, ctypes.byref(deathsig))  # PR_GET_PDEATHSIG
+stdin = os.readlink("/proc/self/fd/0")
 with open(os.path.join(record, "argv.json"), "w") as out:
-    json.dump({"argv": argv, "shares": shares}, out)
+    json.dump({"argv": argv, "shares": shares, "deathsig": deathsig.value, "stdin": stdin}, out)
 ctl = shares["ctl"]["path"]
 for name in ("setup.sh", "cmd.sh"):
     shutil.copy(os.path.join(ctl, name), record)
@@ -66,9 +70,13 @@ if mode == "guest":
 elif mode == "panic":
     for n in range(100):
         out.write(b"console line %d\\r\\n" % n)
+    out.write(b"a line ending in spaces  \\r\\na line ending in X\\r\\n")
     out.write(b"Kernel panic - not syncing: \\xff\\xfe\\r\\n")
-elif mode == "hang":
-    time.sleep(600)
+elif mode == "error":
+    sys.stderr.write("qemu-system-x86_64: -device virtio-9p-pci: 'virtio-9p-pci' is not a valid device model name\\n")
+    sys.exit(1)
+elif mode == "hang":  # long enough for any timeout given here, short if nothing kills it
+    time.sleep(10)
 """
 
 
@@ -100,6 +108,10 @@ class Qemu:
     @property
     def argv(self) -> list[str]:
         return json.loads((self.record / "argv.json").read_text())["argv"]
+
+    @property
+    def recorded(self) -> dict:
+        return json.loads((self.record / "argv.json").read_text())
 
     @property
     def shares(self) -> dict[str, dict[str, str]]:
@@ -227,11 +239,12 @@ def test_a_vm_that_stops_without_a_status_is_vm_died_with_the_consoles_last_line
     shown = console.getvalue().splitlines()
     assert shown[0] == "[    0.000000] Linux version 6.1.0" and "console line 99" in shown
     assert shown[-1] == "Kernel panic - not syncing: \ufffd\ufffd", "undecodable bytes do not stop the copy"
+    assert shown[-3:-1] == ["a line ending in spaces  ", "a line ending in X"], "only the line ends go"
     assert "\r" not in console.getvalue()
     message = str(raised.value).splitlines()
     assert message[0] == "the VM stopped without writing the command's exit status"
     assert message[1] == "last console lines:" and message[-1] == shown[-1]
-    assert message[-2] == "console line 99" and "console line 0" not in message, "the tail, not everything"
+    assert message[-4] == "console line 99" and "console line 0" not in message, "the tail, not everything"
 
 
 def test_the_control_directory_goes_away_after_the_run(qemu: Qemu, work: Path):
@@ -242,6 +255,20 @@ def test_the_control_directory_goes_away_after_the_run(qemu: Qemu, work: Path):
     with pytest.raises(vm.VmDied):
         vm.run(["true"], cwd=work, console=io.StringIO())
     assert not Path(qemu.shares["ctl"]["path"]).exists()
+
+
+def test_a_qemu_error_is_vm_died_with_qemus_message(qemu: Qemu, work: Path):
+    qemu.mode("error")
+    with pytest.raises(vm.VmDied) as raised:
+        vm.run(["true"], cwd=work, console=io.StringIO())
+    assert str(raised.value).endswith("'virtio-9p-pci' is not a valid device model name")
+
+
+def test_qemu_gets_no_terminal_input_and_dies_with_its_caller(qemu: Qemu, work: Path):
+    """The console's input is not the caller's stdin; a caller killed with SIGKILL takes QEMU with it."""
+    vm.run(["true"], cwd=work, console=io.StringIO())
+    assert qemu.recorded["stdin"] == "/dev/null"
+    assert qemu.recorded["deathsig"] == signal.SIGKILL
 
 
 def test_a_vm_past_its_timeout_is_killed_and_reported_as_timed_out(qemu: Qemu, work: Path):
@@ -297,6 +324,20 @@ def test_the_qemu_child_dies_with_the_thread_that_started_it():
         procs[0].kill()
 
 
+def test_the_child_side_sets_sigkill_as_the_parent_death_signal():
+    """The same promise read back with PR_GET_PDEATHSIG, in a thread of its own (the setting dies with it)."""
+    got = ctypes.c_int(-1)
+
+    def child_side() -> None:
+        vm._die_with_parent()
+        ctypes.CDLL(None).prctl(2, ctypes.byref(got))  # PR_GET_PDEATHSIG
+
+    thread = threading.Thread(target=child_side)
+    thread.start()
+    thread.join()
+    assert got.value == signal.SIGKILL
+
+
 # --- python -m krafty.testing.vm --------------------------------------------------------------------
 
 
@@ -311,7 +352,7 @@ def test_main_runs_the_command_after_the_double_dash_and_exits_with_its_status(
 
 
 def test_main_passes_cwd_rw_dirs_timeout_and_modules(
-    qemu: Qemu, tmp_path: Path, work: Path, monkeypatch: pytest.MonkeyPatch
+    qemu: Qemu, tmp_path: Path, work: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ):
     monkeypatch.chdir(tmp_path)
     args = ["--cwd", work.name, "--rw", str(work), "--module", "ipvlan", "--module", "8021q", "--", "pwd"]
@@ -322,6 +363,7 @@ def test_main_passes_cwd_rw_dirs_timeout_and_modules(
     assert str(work) in shlex.split((qemu.record / "cmd.sh").read_text())
     qemu.mode("hang")
     assert vm.main(["--timeout", "0.3", "--", "true"]) == 125
+    assert capsys.readouterr().err.endswith("krafty.testing.vm: the VM timed out after 0.3 s and was killed\n")
 
 
 def test_main_reports_a_dead_vm_in_one_line_and_exits_125(
