@@ -348,7 +348,8 @@ def test_the_given_kernel_is_copied_once_per_path(given, tmp_path: Path):
     second = vm.prepare(cache)
     assert second.kernel.parent != first.kernel.parent, "another path is another cache entry"
     assert {p.name for p in cache.iterdir() if p.is_dir()} == {first.kernel.parent.name, second.kernel.parent.name}
-    assert all(KVER in p.name for p in (first.kernel.parent, second.kernel.parent))
+    # What the module's docstring tells a user to remove after changing a given tree.
+    assert all(p.name.startswith(f"custom-{KVER}-") for p in (first.kernel.parent, second.kernel.parent))
 
 
 def test_a_removed_initramfs_is_built_again_and_a_half_built_kernel_is_thrown_away(given, tmp_path: Path):
@@ -362,6 +363,20 @@ def test_a_removed_initramfs_is_built_again_and_a_half_built_kernel_is_thrown_aw
     again = vm.prepare(cache)
     assert again == first and again.kernel.read_bytes() == VMLINUX and again.initrd.is_file()
     assert not partial.exists() and not (entry / "junk").exists()
+
+
+@pytest.mark.parametrize("script", ["INIT", "MODPROBE"])
+def test_editing_the_init_scripts_builds_a_new_initramfs_next_to_the_old(
+    given, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str
+):
+    first, cache = given()
+    edited = getattr(vm, script).replace("busybox", "busybox ", 1)
+    monkeypatch.setattr(vm, script, edited)
+    second = vm.prepare(cache)
+    assert second.initrd != first.initrd and first.initrd.is_file() and second.kernel == first.kernel
+    _, root = read_initrd(second.initrd, tmp_path / "initrd")
+    held = (root / ("init" if script == "INIT" else "sbin/modprobe-chroot")).read_text()
+    assert held == edited
 
 
 @pytest.mark.parametrize("kvers", [["6.1.0-1-amd64", "6.1.0-2-amd64"], []], ids=["two-kernels", "none"])
