@@ -173,7 +173,9 @@ def test_the_archive_is_newc_that_cpio_reads_back_with_names_modes_data_and_devi
         ("dev/null-ish", 0o020620, b"1:3"),
     ]
     archive = vm._cpio(entries)
-    listing = subprocess.run(["cpio", "-t", "-v", "--quiet"], input=archive, capture_output=True, check=True)
+    listing = subprocess.run(["cpio", "-t", "-v"], input=archive, capture_output=True, check=True)
+    warnings = [w for w in listing.stderr.decode().splitlines() if not re.fullmatch(r"\d+ blocks?", w)]
+    assert warnings == [], "cpio has no warning (junk, bad header) to give"
     lines = listing.stdout.decode().splitlines()
     assert [line.split()[-1] for line in lines] == [name for name, _, _ in entries]
     modes = [line.split()[0] for line in lines]
@@ -188,11 +190,45 @@ def test_the_archive_is_newc_that_cpio_reads_back_with_names_modes_data_and_devi
     assert (unpacked / "even").read_bytes() == b"1234"
 
 
-def test_the_archive_ends_with_the_newc_trailer_on_a_4_byte_boundary():
-    archive = vm._cpio([("a", 0o100644, b"x")])
-    assert archive.startswith(b"070701"), archive[:6]  # newc, no CRC
-    assert b"TRAILER!!!\0" in archive[-120:] and len(archive) % 4 == 0
-    assert vm._cpio([]).count(b"070701") == 1, "an empty archive is the trailer alone"
+def newc_records(archive: bytes) -> list[tuple[str, list[int], bytes]]:
+    """A strict newc reader (man 5 cpio): 070701, 13 hex fields, the name with its NUL, 4-byte alignment."""
+    records, at = [], 0
+    while True:
+        assert archive[at : at + 6] == b"070701", f"no newc header at {at}"
+        fields = [int(archive[at + 6 + 8 * i : at + 14 + 8 * i], 16) for i in range(13)]
+        namesize, filesize, check = fields[11], fields[6], fields[12]
+        name = archive[at + 110 : at + 110 + namesize]
+        assert name.endswith(b"\0") and b"\0" not in name[:-1], f"namesize counts the name and one NUL: {name!r}"
+        assert check == 0, "070701 carries no checksum"
+        at += 110 + namesize
+        assert not archive[at : at + (-at % 4)].strip(b"\0"), "padding is NULs"
+        at += -at % 4
+        data = archive[at : at + filesize]
+        at += filesize
+        assert not archive[at : at + (-at % 4)].strip(b"\0"), "padding is NULs"
+        at += -at % 4
+        records.append((name[:-1].decode(), fields, data))
+        if name == b"TRAILER!!!\0":
+            assert at == len(archive), "nothing after the trailer"
+            return records
+
+
+def test_the_archive_is_strict_newc_as_the_kernels_gen_init_cpio_writes_it():
+    entries = [("d", 0o040755, b""), ("d/f", 0o100644, b"12345"), ("console", 0o020600, b"5:1"), ("g", 0o100755, b"")]
+    records = newc_records(vm._cpio(entries))
+    assert [(name, fields[1], data) for name, fields, data in records[:-1]] == [
+        ("d", 0o040755, b""),
+        ("d/f", 0o100644, b"12345"),
+        ("console", 0o020600, b""),
+        ("g", 0o100755, b""),
+    ]
+    # rdevmajor, rdevminor: the device's numbers, 0 for anything else (as usr/gen_init_cpio.c writes them).
+    assert [fields[9:11] for _, fields, _ in records[:-1]] == [[0, 0], [0, 0], [5, 1], [0, 0]]
+    assert [fields[6] for _, fields, _ in records] == [0, 5, 0, 0, 0], "only regular files carry data"
+    trailer = records[-1]
+    assert trailer[0] == "TRAILER!!!" and trailer[1][1] == 0 and trailer[2] == b""
+    assert len({fields[0] for _, fields, _ in records[:-1]}) == len(entries), "no two entries share an inode"
+    assert [name for name, _, _ in newc_records(vm._cpio([]))] == ["TRAILER!!!"], "an empty archive is the trailer"
 
 
 # --- the kernel QEMU boots ----------------------------------------------------------------------
@@ -283,6 +319,7 @@ def test_the_initramfs_holds_busybox_the_init_and_the_modules_to_mount_9p_and_ov
         "drwxr-xr-x",
         "-rwxr-xr-x",
     }
+    assert {line.split()[4] for line in listing.values() if line.startswith("d")} == {"0"}, "newc: no data in a dir"
     # The kernel's unpacker creates no missing parent: each entry's directory comes before it.
     seen: set[str] = set()
     for name, line in listing.items():

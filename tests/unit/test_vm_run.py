@@ -266,7 +266,15 @@ def test_a_qemu_error_is_vm_died_with_qemus_message(qemu: Qemu, work: Path):
 
 def test_qemu_gets_no_terminal_input_and_dies_with_its_caller(qemu: Qemu, work: Path):
     """The console's input is not the caller's stdin; a caller killed with SIGKILL takes QEMU with it."""
-    vm.run(["true"], cwd=work, console=io.StringIO())
+    read_end, write_end = os.pipe()
+    saved = os.dup(0)
+    os.dup2(read_end, 0)  # this process's stdin is not /dev/null: QEMU must not get it
+    try:
+        vm.run(["true"], cwd=work, console=io.StringIO())
+    finally:
+        os.dup2(saved, 0)
+        for fd in (saved, read_end, write_end):
+            os.close(fd)
     assert qemu.recorded["stdin"] == "/dev/null"
     assert qemu.recorded["deathsig"] == signal.SIGKILL
 
