@@ -39,6 +39,8 @@ MODULES = {
 }
 BOOT_SET = {"virtio_pci", "9pnet", "9pnet_virtio", "netfs", "9p", "overlay"}
 MODULE_DEPS = {"9pnet_virtio": {"9pnet"}, "9p": {"9pnet", "netfs"}}
+# Distributions that compress modules with zstd ship the zstd tool; where it is missing, so is that case.
+ZSTD = pytest.param("zstd", marks=pytest.mark.skipif(not shutil.which("zstd"), reason="no zstd here"), id="zstd")
 
 
 def elf_module(name: str, exports: tuple[str, ...] = (), needs: tuple[str, ...] = ()) -> bytes:
@@ -264,7 +266,7 @@ def test_a_payload_that_is_not_xz_leaves_the_bzimage(tmp_path: Path):
 # --- modules as busybox insmod needs them -------------------------------------------------------
 
 
-@pytest.mark.parametrize("tool", ["", "xz", "zstd"], ids=["plain", "xz", "zstd"])
+@pytest.mark.parametrize("tool", [pytest.param("", id="plain"), "xz", ZSTD])
 def test_a_module_is_handed_to_insmod_as_plain_elf_whatever_its_compression(tmp_path: Path, tool: str):
     elf = elf_module("bridge")
     path = tmp_path / "bridge.ko"
@@ -274,6 +276,7 @@ def test_a_module_is_handed_to_insmod_as_plain_elf_whatever_its_compression(tmp_
     assert vm._module_bytes(path) == elf
 
 
+@pytest.mark.skipif(not shutil.which("zstd"), reason="no zstd here")
 def test_a_module_zstd_cannot_read_fails_instead_of_going_in_empty(tmp_path: Path):
     path = tmp_path / "bridge.ko.zst"
     path.write_bytes(b"(\xb5/\xfd not really zstd")
@@ -343,7 +346,7 @@ def test_the_initramfs_holds_busybox_the_init_and_the_modules_to_mount_9p_and_ov
     assert not [p for p in image.initrd.parent.iterdir() if p.suffix == ".partial"]
 
 
-@pytest.mark.parametrize("tool", ["xz", "zstd"])
+@pytest.mark.parametrize("tool", ["xz", ZSTD])
 def test_compressed_modules_go_into_the_initramfs_as_plain_elf(given, tmp_path: Path, tool: str):
     image, _ = given(compress_with=tool)
     _, root = read_initrd(image.initrd, tmp_path / "initrd")
