@@ -283,7 +283,7 @@ def _scripts(
     src, dst = q(f"/newroot{image.modules_dir.resolve()}"), q(f"/newroot{modules_at}")
     setup = [f"mkdir -p {dst}", f"mount -o bind {src} {dst}"]
     shares = []
-    for i, path in enumerate(sorted({p.resolve() for p in rw_dirs}, key=lambda p: len(p.parts))):
+    for i, path in enumerate(sorted({p.resolve() for p in rw_dirs})):  # a parent sorts before its subdirectories
         target = q(f"/newroot{path}")
         setup += [f"mkdir -p {target}", f"mount -t 9p -o {NINEP},cache=loose rw{i} {target}"]
         shares.append((f"path={str(path).replace(',', ',,')},{SHARE}", f"rw{i}"))
@@ -335,7 +335,7 @@ def run(
         assert proc.stdout is not None
         if started is not None:
             started(proc)
-        pump = threading.Thread(target=_pump, args=(proc.stdout, console, tail), daemon=True)
+        pump = threading.Thread(target=_pump, args=(proc.stdout, console, tail))
         pump.start()
         reason = "the VM stopped without writing the command's exit status"
         try:
@@ -358,15 +358,45 @@ def run(
 def main(args: Sequence[str]) -> int:
     split = args.index("--") if "--" in args else len(args)
     opts, cmd = args[:split], args[split + 1 :]
-    usage = "%(prog)s [--rw DIR]... [--cwd DIR] [--timeout S] [--module M]... -- CMD ARGS...\n       %(prog)s --prepare"
-    parser = argparse.ArgumentParser(usage=usage, description=__doc__.splitlines()[0])
-    parser.add_argument("--rw", action="append", type=Path, default=[], metavar="DIR", help="share DIR read-write")
-    parser.add_argument("--cwd", type=Path, default=Path.cwd(), metavar="DIR", help="default: the current directory")
-    parser.add_argument("--timeout", type=float, default=3000, metavar="S", help="kill the VM after S seconds")
-    parser.add_argument(
-        "--module", action="append", dest="modules", metavar="M", help=f"load M first (default: {DEFAULT_MODULES})"
+    parser = argparse.ArgumentParser(
+        usage="%(prog)s [--rw DIR]... [--cwd DIR] [--timeout S] [--module M]... -- CMD ARGS...\n"  # pragma: no mutate
+        "       %(prog)s --prepare",  # pragma: no mutate
+        description=__doc__.splitlines()[0],  # pragma: no mutate
     )
-    parser.add_argument("--prepare", action="store_true", help="only fetch and build the boot files, print their paths")
+    parser.add_argument(
+        "--rw",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DIR",  # pragma: no mutate
+        help="share DIR read-write",  # pragma: no mutate
+    )
+    parser.add_argument(
+        "--cwd",
+        type=Path,
+        default=Path.cwd(),
+        metavar="DIR",  # pragma: no mutate
+        help="default: the current directory",  # pragma: no mutate
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=3000,
+        metavar="S",  # pragma: no mutate
+        help="kill the VM after S seconds",  # pragma: no mutate
+    )
+    parser.add_argument(
+        "--module",
+        action="append",
+        dest="modules",
+        metavar="M",  # pragma: no mutate
+        help=f"load M first (default: {DEFAULT_MODULES})",  # pragma: no mutate
+    )
+    parser.add_argument(
+        "--prepare",
+        action="store_true",
+        help="only fetch and build the boot files, print their paths",  # pragma: no mutate
+    )
     ns = parser.parse_args(opts)
     if not ns.prepare and not cmd:
         parser.error("no command given after --")
