@@ -234,7 +234,7 @@ class CleanChecker:
     def allow(self, text: str, netns: Netns | str | None = None) -> None:
         """Accept a difference that contains `text` (state a plugin or the kernel leaves by design),
         in every namespace or only in `netns` (a Netns or its name)."""
-        self.allowed.append((text, None if netns is None else getattr(netns, "name", netns)))
+        self.allowed.append((text, getattr(netns, "name", netns)))
 
     def add_check(self, name: str, check: Check) -> None:
         """An extra check run on every call: it returns what it found left (empty = clean)."""

@@ -121,8 +121,9 @@ _NETFILTER_TOOLS = ("iptables-save", "ip6tables-save", "iptables-legacy-save", "
 
 def _tools_script(tools: Iterable[str]) -> str:
     """A shell script that runs each tool that is installed, its output after `@@ <tool>`."""
-    lines = [f'command -v {tool} >/dev/null && {{ echo "@@ {tool}"; {_TOOLS[tool]} 2>/dev/null; }}' for tool in tools]
-    return "\n".join([*lines, "true"])
+    return "\n".join(
+        f'command -v {tool} >/dev/null && {{ echo "@@ {tool}"; {_TOOLS[tool]} 2>/dev/null; }}' for tool in tools
+    )
 
 
 def _legacy_tables(version: str) -> bool:
@@ -304,7 +305,7 @@ class Netns:
                     ipr.link("add", ifname=name, kind=kind)
                     break
                 except NetlinkError as err:
-                    if err.code != 95 and "Unknown device type" not in str(err):  # EOPNOTSUPP
+                    if err.code != 95:  # EOPNOTSUPP, "Unknown device type"
                         raise NetnsError(f"{kind} {name} in {self.name}: {err}") from err
             else:
                 raise NetnsError(f"{self.name}: this kernel has neither dummy nor ifb for a parent device")
@@ -322,7 +323,7 @@ class Netns:
             while True:
                 pending, failed = [], []
                 for m in ipr.addr("dump", **kwargs):
-                    flags = m.get("IFA_FLAGS") or m["flags"]
+                    flags = m["flags"]  # both flags are in the header's 8 bits (IFA_FLAGS extends them)
                     address = f"{m.get('IFA_ADDRESS')}/{m['prefixlen']}"
                     if flags & _IFA_F_DADFAILED:
                         failed.append(address)
@@ -355,7 +356,7 @@ class Netns:
         fam = family_number(family)
         with self._socket(ipr) as ipr:
             names = {link.index: link.name for link in self.links(ipr=ipr).values()}
-            messages = ipr.route("dump", family=fam, **({} if table is None else {"table": table}))
+            messages = ipr.route("dump", family=fam, table=table)  # None: pyroute2 filters nothing
         return [_route(msg, names, family) for msg in messages]
 
     def default_route(self, table: int = 254, family: int = 4) -> dict[str, Any] | None:

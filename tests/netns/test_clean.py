@@ -6,6 +6,7 @@ which the check must name. Expected lines are written out here, not computed by 
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import uuid
@@ -317,3 +318,38 @@ def test_a_snapshot_runs_one_process_and_netfilter_tools_only_where_there_are_ta
     assert "iptables filter -A FORWARD -j DROP" in ns.state()["netfilter"]
     assert len(ran) == 1 and ran[0][:2] == ("sh", "-c")
     assert "iptables-save" in ran[0][2] and "nft list ruleset" in ran[0][2] and "ip6tables-save" not in ran[0][2]
+
+
+def test_private_mounts_list_files_written_and_removed_and_end_with_stop(tmp_path):
+    from krafty.testing.mounts import PrivateMounts
+
+    host = tmp_path / "host"
+    host.mkdir()
+    (host / "kept").write_text("")
+    (host / "gone").write_text("")
+    mounts = PrivateMounts([str(host)], tmp_path / "not" / "yet" / "staging")
+    try:
+        script = (
+            "rm gone && echo 1 > new && mkdir -p d/e && touch d/e/f lock last_reserved_ip.0"
+            " && ln -s /dev/null link && ln -s / dirlink"
+        )
+        subprocess.run(["nsenter", *mounts.nsenter_args(), "sh", "-ec", f"cd {host} && {script}"], check=True)
+        assert sorted(p.name for p in host.iterdir()) == ["gone", "kept"], "written through to the host"
+        assert mounts.leftovers() == [
+            f"{host}/{name}" for name in ("d/e/f", "dirlink", "gone (removed)", "link", "new")
+        ]
+    finally:
+        namespace = mounts.namespace
+        mounts.stop()
+    assert not Path(namespace).exists(), "the holder outlived stop()"
+
+
+def test_private_mounts_that_cannot_be_made_say_why(tmp_path):
+    from krafty.testing.mounts import PrivateMounts
+
+    odd = tmp_path / "a,b"  # a comma ends overlayfs's lowerdir option
+    odd.mkdir()
+    with pytest.raises(
+        RuntimeError, match=re.escape(f"private mounts for [{str(odd)!r}]: mount overlay krafty-private on {odd} (")
+    ):
+        PrivateMounts([str(odd)], tmp_path)
