@@ -309,8 +309,11 @@ class Netns:
                         raise NetnsError(f"{kind} {name} in {self.name}: {err}") from err
             else:
                 raise NetnsError(f"{self.name}: this kernel has neither dummy nor ifb for a parent device")
-        # No IPv6 link-local address: the kernel would add one a moment after "up", racing the baseline.
-        self.run("ip", "link", "set", name, "addrgenmode", "none", *(["up"] if up else []))
+        # No IPv6 link-local address: the kernel would add one on "up", and DAD would race the baseline.
+        # Two commands, in this order: in one, the kernel brings the device up before it reads addrgenmode.
+        self.run(
+            "ip", "-batch", "-", input=f"link set {name} addrgenmode none\n" + (f"link set {name} up\n" if up else "")
+        )
         self.rebaseline()
         return self.link(name)
 

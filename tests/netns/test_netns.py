@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from krafty.testing import NetnsError
+from krafty.testing import Netns, NetnsError
 
 
 @pytest.fixture
@@ -91,3 +91,83 @@ def test_a_missing_device_is_named_with_the_devices_there_are(cni_netns):
             call()
     with pytest.raises(NetnsError, match=expected):
         ns.wait_for_dad("eth9")
+
+
+def test_a_namespace_read_from_its_path_is_named_after_it_and_never_removed(cni_netns):
+    ns = cni_netns()
+    foreign = Netns.from_path(ns.path)
+    assert (foreign.name, foreign.path) == (ns.name, ns.path)
+    foreign.remove()
+    assert ns.exists, "remove() deleted a namespace it did not make"
+
+
+def test_a_node_read_from_its_path_is_reported_when_it_vanishes(cni_netns, cni_assert_clean):
+    made = cni_netns()
+    node = Netns.from_path(made.path, role="node")
+    node.rebaseline()
+    made.remove()
+    with pytest.raises(AssertionError, match=f"{node.name}: the node namespace is gone"):
+        cni_assert_clean(node)
+
+
+def test_reads_go_over_the_socket_they_are_given(pair):
+    a, b = pair
+    with a.ipr() as socket_of_a:
+        assert "va" in b.links(ipr=socket_of_a)
+        assert "10.8.0.1/24" in b.addresses(ipr=socket_of_a)
+        assert "10.8.0.0/24 va" in {f"{r['dst']} {r['dev']}" for r in b.routes(ipr=socket_of_a)}
+
+
+def test_addresses_of_one_device_and_one_family(pair):
+    a, _ = pair
+    assert a.addresses("va", family=4) == {"10.8.0.1/24"}
+    v6 = a.addresses("va", family=6)
+    assert "fd00:8::1/64" in v6 and all(":" in address for address in v6), v6
+    assert "127.0.0.1/8" in a.addresses() and "127.0.0.1/8" not in a.addresses("va")
+
+
+def test_routes_of_the_main_table_by_default_or_of_every_table(pair):
+    _, b = pair
+    assert {r["table"] for r in b.routes()} == {254}
+    assert {254, 255} <= {r["table"] for r in b.routes(table=None)}
+
+
+def test_the_default_route_is_the_one_with_the_lowest_metric(pair):
+    _, b = pair
+    b.run("ip", "route", "add", "default", "via", "10.8.0.3", "metric", "20")
+    b.run("ip", "route", "add", "default", "via", "10.8.0.4", "metric", "90")
+    assert (b.default_route()["gateway"], b.default_route()["metric"]) == ("10.8.0.3", 20)
+
+
+def test_a_ping_from_a_source_the_namespace_lacks_fails(pair):
+    a, _ = pair
+    with pytest.raises(AssertionError, match=r"ping 10\.8\.0\.2 from 10\.8\.0\.99 failed"):
+        a.ping("10.8.0.2", source="10.8.0.99", timeout=1)
+
+
+def test_wait_for_dad_of_one_device_ignores_the_others(cni_netns):
+    ns = cni_netns()
+    ns.run(
+        "sh",
+        "-ec",
+        "ip link add v0 type veth peer name v1 && ip link set v1 addrgenmode none"
+        " && ip -6 addr add fd00:9::1/64 dev v0 && ip link set v0 up && ip link set v1 up",
+    )
+    ns.wait_for_dad("v1", timeout=0.01)  # v0's address is still tentative
+    with pytest.raises(AssertionError, match="still tentative"):
+        ns.wait_for_dad(timeout=0.01)
+
+
+def test_add_parent_is_parent0_up_or_down_without_a_link_local_address(cni_netns):
+    ns = cni_netns()
+    parent = ns.add_parent()
+    assert (parent.name, parent.up) == ("parent0", True)
+    assert ns.addresses("parent0") == set(), "an address would race the baseline"
+    assert not ns.add_parent("parent1", up=False).up
+    assert ns.state() == ns.snapshot, "the parents are part of the baseline"
+
+
+def test_add_parent_over_an_existing_device_names_it(cni_netns):
+    ns = cni_netns()
+    with pytest.raises(NetnsError, match=rf"dummy lo in {ns.name}: .*File exists"):
+        ns.add_parent("lo")
