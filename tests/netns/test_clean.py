@@ -27,6 +27,22 @@ VETHS = (
 # (set-up before the baseline, the leak, a line the failure must contain)
 LEAKS = {
     "iptables rule": ("", "iptables -A FORWARD -j DROP", "netfilter left: iptables filter -A FORWARD -j DROP"),
+    "ip6tables rule": ("", "ip6tables -A FORWARD -j DROP", "netfilter left: ip6tables filter -A FORWARD -j DROP"),
+    "legacy ip6tables rule": (
+        "",
+        "ip6tables-legacy -A FORWARD -j DROP",
+        "netfilter left: ip6tables-legacy filter -A FORWARD -j DROP",
+    ),
+    "route": (
+        VETHS + " && ip addr add 10.9.0.1/24 dev v0",
+        "ip route add 10.10.0.0/16 via 10.9.0.2 table 100",
+        "routes left: 10.10.0.0/16 table 100 dev v0 via 10.9.0.2 metric 0 unicast",
+    ),
+    "rule": (
+        "",
+        "ip rule add to 10.10.0.0/16 table 100 priority 5",
+        "rules left: priority 5 table 100 action to_tbl dst 10.10.0.0/16 ipv4",
+    ),
     "nft table": ("", "nft add table inet leak", "netfilter left: nft table inet leak"),
     "legacy iptables rule": (
         "",

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import subprocess
+
 import pytest
 
 from krafty.testing import Netns, NetnsError
@@ -171,3 +175,139 @@ def test_add_parent_over_an_existing_device_names_it(cni_netns):
     ns = cni_netns()
     with pytest.raises(NetnsError, match=rf"dummy lo in {ns.name}: .*File exists"):
         ns.add_parent("lo")
+
+
+def test_the_state_of_a_fresh_namespace_is_what_the_kernel_starts_with(cni_netns):
+    state = cni_netns().state()  # lo up, nothing else
+    assert state["links"] == ["lo (device)"]
+    assert state["devices"] == [
+        "lo alias = ",
+        "lo mac = 00:00:00:00:00:00",
+        "lo master = -",
+        "lo mtu = 65536",
+        "lo state = up",
+    ]
+    assert state["addresses"] == ["127.0.0.1/8 dev lo", "::1/128 dev lo"]
+    assert {
+        "127.0.0.0/8 table local dev lo metric 0 local",
+        "127.0.0.1/32 table local dev lo metric 0 local",
+        "::1/128 table local dev lo metric 0 local",
+    } <= set(state["routes"])
+    assert state["rules"] == [  # `ip rule` and `ip -6 rule` of a new namespace
+        "priority 0 table 255 action to_tbl ipv4",
+        "priority 0 table 255 action to_tbl ipv6",
+        "priority 32766 table 254 action to_tbl ipv4",
+        "priority 32766 table 254 action to_tbl ipv6",
+        "priority 32767 table 253 action to_tbl ipv4",
+    ]
+    assert (state["neighbours"], state["netfilter"]) == ([], [])
+    assert state["tc"] == ["lo: qdisc noqueue 0: root"]
+    assert {
+        "net.ipv4.ip_forward = 0",
+        "net.ipv4.ip_local_port_range = 32768 60999",
+        "net.ipv4.conf.all.forwarding = 0",
+        "net.ipv4.conf.default.forwarding = 0",
+        "net.ipv4.conf.lo.forwarding = 0",
+        "net.ipv6.conf.lo.disable_ipv6 = 0",
+    } <= set(state["sysctls"])
+    assert not [line for line in state["sysctls"] if line.startswith("net.netfilter.")]
+
+
+def test_a_state_of_other_devices_leaves_out_the_per_device_parts_of_the_rest(cni_netns):
+    state = cni_netns().state(devices=["eth9"])  # no such device: only what is not per device
+    assert state["links"] == ["lo (device)"]
+    assert (state["devices"], state["tc"]) == ([], [])
+    assert "net.ipv4.conf.all.forwarding = 0" in state["sysctls"]
+    assert not [line for line in state["sysctls"] if ".lo." in line]
+
+
+def test_a_route_and_a_rule_as_the_kernel_reports_them(pair):
+    _, b = pair
+    b.run("ip", "route", "add", "10.9.0.0/16", "via", "10.8.0.1", "dev", "vb", "metric", "7", "table", "1000")
+    rule = "from 10.8.0.0/24 to 10.9.0.0/16 iif vb oif lo fwmark 0x7 table 1000 priority 200"
+    b.run("ip", "rule", "add", *rule.split())
+    b.run("ip", "rule", "add", "prohibit", "priority", "300")
+    assert b.routes(table=1000) == [
+        {"dst": "10.9.0.0/16", "gateway": "10.8.0.1", "dev": "vb", "metric": 7, "table": 1000}
+        | {"scope": 0, "proto": 3, "type": 1}  # universe, boot (ip route's default), unicast
+    ]
+    assert b.default_route(family=6) == {
+        "dst": "::/0",
+        "gateway": "fd00:8::1",
+        "dev": "vb",
+        "metric": 60,
+        "table": 254,
+        "scope": 0,
+        "proto": 3,
+        "type": 1,
+    }
+    rules = {r["priority"]: r for r in b.rules()}
+    assert rules[200] == {
+        "priority": 200,
+        "table": 1000,
+        "action": 1,  # FR_ACT_TO_TBL
+        "src": "10.8.0.0/24",
+        "dst": "10.9.0.0/16",
+        "iif": "vb",
+        "oif": "lo",
+        "l3mdev": None,
+        "fwmark": 7,
+    }
+    assert rules[300]["action"] == 8  # FR_ACT_PROHIBIT
+    state = b.state()
+    assert "10.9.0.0/16 table 1000 dev vb via 10.8.0.1 metric 7 unicast" in state["routes"]
+    assert "::/0 table main dev vb via fd00:8::1 metric 60 unicast" in state["routes"]
+    assert (
+        "priority 200 table 1000 action to_tbl src 10.8.0.0/24 dst 10.9.0.0/16 iif vb oif lo fwmark 7 ipv4"
+        in state["rules"]
+    )
+    assert "priority 300 table 0 action prohibit ipv4" in state["rules"]
+
+
+def test_a_namespace_that_cannot_be_made_says_why():
+    with pytest.raises(NetnsError, match=r"ip netns add cni-a/b-\S+: .*"):
+        Netns("a/b")
+
+
+def test_run_raises_with_the_command_its_status_and_its_output(cni_netns):
+    ns = cni_netns()
+    with pytest.raises(AssertionError, match=rf"sh -c echo out; echo err >&2; exit 3 in {ns.name} exited 3:\nout\nerr"):
+        ns.run("sh", "-c", "echo out; echo err >&2; exit 3")
+    assert ns.run("false", check=False).returncode == 1
+    assert ns.run("cat", input="given").stdout == "given"
+    with pytest.raises(subprocess.TimeoutExpired):
+        ns.run("sleep", "5", timeout=0.1)
+
+
+def test_reading_a_removed_namespace_never_makes_it_again(cni_netns):
+    ns = cni_netns()
+    home = os.readlink("/proc/thread-self/ns/net")
+    assert "lo" in ns.links()
+    assert os.readlink("/proc/thread-self/ns/net") == home, "the reading thread stayed in the namespace"
+    ns.remove()
+    ns.remove()  # a second time: nothing to do
+    with pytest.raises(FileNotFoundError):
+        ns.links()
+    assert not ns.exists
+
+
+def test_reading_a_file_that_is_no_namespace_is_an_os_error(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(OSError) as failed:
+        Netns.from_path(tmp_path / "file").links()
+    assert failed.value.errno == errno.EINVAL
+    assert os.readlink("/proc/thread-self/ns/net") == os.readlink("/proc/self/ns/net")
+
+
+def test_a_namespace_removed_by_someone_else_is_removed_without_error(cni_netns):
+    ns = cni_netns()
+    subprocess.run(["ip", "netns", "delete", ns.name], check=True)
+    ns.remove()
+    assert ns.removed
+
+
+def test_up_brings_a_device_up(cni_netns):
+    ns = cni_netns()
+    ns.run("ip", "link", "add", "v0", "type", "veth", "peer", "name", "v1")
+    ns.up("v0")
+    assert ns.link("v0").up and not ns.link("v1").up
