@@ -311,3 +311,26 @@ def test_up_brings_a_device_up(cni_netns):
     ns.run("ip", "link", "add", "v0", "type", "veth", "peer", "name", "v1")
     ns.up("v0")
     assert ns.link("v0").up and not ns.link("v1").up
+
+
+def test_a_device_as_the_kernel_reports_it(cni_netns):
+    ns = cni_netns()
+    ns.run(
+        "sh",
+        "-ec",
+        "ip link add v0 type veth peer name v1 && ip link add br0 type bridge"
+        " && ip link set v0 master br0 mtu 1400 address 02:00:00:00:00:01 alias uplink group 7 up",
+    )
+    v0, v1, br0, lo = (ns.link(name) for name in ("v0", "v1", "br0", "lo"))
+    assert (v0.kind, v0.up, v0.mac, v0.mtu, v0.alias, v0.group) == (
+        "veth",
+        True,
+        "02:00:00:00:00:01",
+        1400,
+        "uplink",
+        7,
+    )
+    assert (v0.master, v0.link, v1.link) == (br0.index, v1.index, v0.index)
+    assert (v1.up, v1.master, v1.alias, v1.group) == (False, 0, "", 0)
+    assert br0.kind == "bridge" and br0.info_data.get("IFLA_BR_STP_STATE") == 0
+    assert (lo.kind, lo.info_data) == ("", None)
