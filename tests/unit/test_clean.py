@@ -285,3 +285,10 @@ def test_an_allow_for_one_namespace_leaves_the_private_mounts_checked():
     checker = CleanChecker(mounts=Mounts())
     checker.allow("tuning", "node-a")
     assert "private mount: /run/cni/tuning/pod-a" in checker.problems()
+
+
+def test_a_list_in_tc_json_stays_json_in_its_line():
+    answer = '[{"kind":"u32","protocol":"all","pref":1,"options":{"actions":[{"kind":"gact","ok":true}]}}]\n'
+    assert clean.tc_lines("[]\n" + answer + "[]\n[]\n", ["lo"]) == [
+        'lo: filter u32 protocol all pref 1 options.actions [{"kind": "gact", "ok": true}]'
+    ]
