@@ -97,7 +97,7 @@ def _link(msg: Any) -> Link:
 # Route types, rule actions and tables by name (rtnetlink.h, fib_rules.h), for readable state lines.
 ROUTE_TYPES = dict(enumerate(
     ("unspec", "unicast", "local", "broadcast", "anycast", "multicast", "blackhole", "unreachable", "prohibit",
-     "throw", "nat"),
+     "throw", "nat", "xresolve"),
 ))  # fmt: skip
 RULE_ACTIONS = {0: "unspec", 1: "to_tbl", 2: "goto", 3: "nop", 6: "blackhole", 7: "unreachable", 8: "prohibit"}
 TABLES = {253: "default", 254: "main", 255: "local"}
@@ -459,7 +459,7 @@ def _route_line(r: dict[str, Any]) -> str:
     """`10.0.0.0/24 table main dev eth0 metric 0 unicast`, `via <gw>` only when there is one."""
     via = f" via {r['gateway']}" if r["gateway"] else ""
     dev = f" dev {r['dev']}" if r["dev"] else ""
-    kind = ROUTE_TYPES.get(r["type"], str(r["type"]))
+    kind = ROUTE_TYPES[r["type"]]  # every type the kernel has (RTN_MAX)
     return f"{r['dst']} table {TABLES.get(r['table'], r['table'])}{dev}{via} metric {r['metric']} {kind}"
 
 
@@ -470,7 +470,7 @@ def _rule_line(family: int, rule: dict[str, Any]) -> str:
 
 def _attributes(link: Link, names: dict[int, str]) -> list[str]:
     """`<dev> <attribute> = <value>` lines, one per attribute a plugin may change and must restore."""
-    master = names.get(link.master, str(link.master)) if link.master else "-"
+    master = names[link.master] if link.master else "-"  # a master is in its device's namespace
     values = {"mtu": link.mtu, "state": "up" if link.up else "down", "master": master, "mac": link.mac}
     return [f"{link.name} {key} = {value}" for key, value in values.items()] + [f"{link.name} alias = {link.alias}"]
 

@@ -331,7 +331,9 @@ def test_a_snapshot_runs_one_process_and_netfilter_tools_only_where_there_are_ta
     assert [argv[0] for argv in ran] == ["tc"], "a fresh namespace: tc alone"
     real_run(ns, "iptables", "-A", "FORWARD", "-j", "DROP")
     ran.clear()
-    assert "iptables filter -A FORWARD -j DROP" in ns.state()["netfilter"]
+    state = ns.state()
+    assert "iptables filter -A FORWARD -j DROP" in state["netfilter"]
+    assert state["tc"] == ["lo: qdisc noqueue 0: root"], "tc reads its batch in the same process"
     assert len(ran) == 1 and ran[0][:2] == ("sh", "-c")
     assert "iptables-save" in ran[0][2] and "nft list ruleset" in ran[0][2] and "ip6tables-save" not in ran[0][2]
 
