@@ -292,3 +292,19 @@ def test_a_list_in_tc_json_stays_json_in_its_line():
     assert clean.tc_lines("[]\n" + answer + "[]\n[]\n", ["lo"]) == [
         'lo: filter u32 protocol all pref 1 options.actions [{"kind": "gact", "ok": true}]'
     ]
+
+
+def test_nft_tables_of_both_families_that_iptables_nft_lists_are_listed_once():
+    ruleset = NFT_RULESET + NFT_RULESET.replace("table ip filter", "table ip6 filter").split("table inet")[0]
+    sections = {
+        "iptables-save": IPTABLES_SAVE.replace("*nat", "*filter"),
+        "ip6tables-save": IPTABLES_SAVE.replace("*nat", "*filter"),
+        "nft": ruleset,
+    }
+    lines = clean.netfilter_lines(sections)
+    assert [line for line in lines if line.startswith("nft table ip")] == [], lines
+    assert "ip6tables filter :CNI-HOSTPORT-DNAT -" in lines
+
+
+def test_no_netfilter_output_is_no_netfilter_state():
+    assert clean.netfilter_lines({}) == []
