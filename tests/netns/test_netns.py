@@ -277,6 +277,7 @@ def test_a_namespace_that_cannot_be_made_says_why():
 def test_a_new_namespace_has_no_baseline_until_one_is_taken(cni_assert_clean):
     ns = Netns()
     try:
+        assert ns.name.startswith("cni-pod-"), "the role is pod unless said otherwise"
         with pytest.raises(AssertionError, match=f"{ns.name} has no baseline"):
             cni_assert_clean(ns)
         ns.rebaseline()
