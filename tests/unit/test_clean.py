@@ -308,3 +308,7 @@ def test_nft_tables_of_both_families_that_iptables_nft_lists_are_listed_once():
 
 def test_no_netfilter_output_is_no_netfilter_state():
     assert clean.netfilter_lines({}) == []
+
+
+def test_an_nft_name_keeps_its_last_letter():
+    assert clean.nft_lines("table ip t {\n\tchain BOX {\n\t}\n}\n") == ["nft table ip t", "nft table ip t chain BOX"]
