@@ -120,6 +120,7 @@ def test_reads_go_over_the_socket_they_are_given(pair):
         assert "va" in b.links(ipr=socket_of_a)
         assert "10.8.0.1/24" in b.addresses(ipr=socket_of_a)
         assert "10.8.0.0/24 va" in {f"{r['dst']} {r['dev']}" for r in b.routes(ipr=socket_of_a)}
+        assert not [r for r in b.rules(6, ipr=socket_of_a) if r["priority"] == 100], "b's rule, not a's"
 
 
 def test_addresses_of_one_device_and_one_family(pair):
@@ -260,7 +261,10 @@ def test_a_route_and_a_rule_as_the_kernel_reports_them(pair):
     assert (rules[400]["l3mdev"], rules[400]["fwmark"]) == (1, None)
     state = b.state()
     assert "10.9.0.0/16 table 1000 dev vb via 10.8.0.1 metric 7 unicast" in state["routes"]
-    assert "::/0 table main dev vb via fd00:8::1 metric 60 unicast" in state["routes"]
+    assert [line for line in state["routes"] if "/0 " in line] == [
+        "0.0.0.0/0 table main dev vb via 10.8.0.1 metric 50 unicast",
+        "::/0 table main dev vb via fd00:8::1 metric 60 unicast",
+    ]
     assert (
         "priority 200 table 1000 action to_tbl src 10.8.0.0/24 dst 10.9.0.0/16 iif vb oif lo fwmark 7 ipv4"
         in state["rules"]
