@@ -117,12 +117,12 @@ def netfilter_lines(sections: dict[str, str]) -> list[str]:
     nf_tables backend the iptables tables are also nft tables: they are listed once, the iptables way."""
     lines: list[str] = []
     listed: set[str] = set()
-    tools = ("iptables-save", "ip6tables-save", "iptables-legacy-save", "ip6tables-legacy-save")
-    for tool, family in zip(tools, ("ip", "ip6", "ip", "ip6"), strict=True):
+    for tool in ("iptables-save", "ip6tables-save", "iptables-legacy-save", "ip6tables-legacy-save"):
         text = sections.get(tool, "")
         found, tables = iptables_lines(tool.removesuffix("-save"), text)
         lines += found
-        if "(nf_tables)" in text:
+        if "(nf_tables)" in text:  # never so in a -legacy- tool's output
+            family = "ip6" if tool.startswith("ip6") else "ip"
             listed |= {f"{family} {table}" for table in tables}
     lines += nft_lines(sections.get("nft", ""), listed)
     return sorted(lines)
@@ -234,7 +234,7 @@ class CleanChecker:
     def allow(self, text: str, netns: Netns | str | None = None) -> None:
         """Accept a difference that contains `text` (state a plugin or the kernel leaves by design),
         in every namespace or only in `netns` (a Netns or its name)."""
-        self.allowed.append((text, None if netns is None else getattr(netns, "name", netns)))
+        self.allowed.append((text, getattr(netns, "name", netns)))
 
     def add_check(self, name: str, check: Check) -> None:
         """An extra check run on every call: it returns what it found left (empty = clean)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 from collections.abc import Iterable
@@ -88,7 +89,7 @@ class PrivateMounts:
             stderr=subprocess.PIPE,
             text=True,
         )
-        ready = self.holder.stdout.readline() if self.holder.stdout else ""
+        ready = self.holder.stdout.readline()  # type: ignore[union-attr]  # stdout=PIPE: never None
         if ready.strip() != "ready":
             self.holder.kill()
             _, err = self.holder.communicate()
@@ -110,10 +111,11 @@ class PrivateMounts:
         for i, target in enumerate(self.covers):
             upper = Path(root, str(i), "upper")
             for path in upper.rglob("*"):
-                if path.is_dir() or path.name.startswith(IPAM_BOOKKEEPING):
+                info = path.lstat()  # a symlink left is a file left, wherever it points
+                if stat.S_ISDIR(info.st_mode) or path.name.startswith(IPAM_BOOKKEEPING):
                     continue
                 shown = os.path.join(target, str(path.relative_to(upper)))
-                whiteout = path.is_char_device() and os.stat(path, follow_symlinks=False).st_rdev == 0
+                whiteout = stat.S_ISCHR(info.st_mode) and info.st_rdev == 0  # overlayfs's mark of a removed file
                 found.append(f"{shown} (removed)" if whiteout else shown)
         return sorted(found)
 

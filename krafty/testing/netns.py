@@ -97,7 +97,7 @@ def _link(msg: Any) -> Link:
 # Route types, rule actions and tables by name (rtnetlink.h, fib_rules.h), for readable state lines.
 ROUTE_TYPES = dict(enumerate(
     ("unspec", "unicast", "local", "broadcast", "anycast", "multicast", "blackhole", "unreachable", "prohibit",
-     "throw", "nat"),
+     "throw", "nat", "xresolve"),
 ))  # fmt: skip
 RULE_ACTIONS = {0: "unspec", 1: "to_tbl", 2: "goto", 3: "nop", 6: "blackhole", 7: "unreachable", 8: "prohibit"}
 TABLES = {253: "default", 254: "main", 255: "local"}
@@ -121,8 +121,9 @@ _NETFILTER_TOOLS = ("iptables-save", "ip6tables-save", "iptables-legacy-save", "
 
 def _tools_script(tools: Iterable[str]) -> str:
     """A shell script that runs each tool that is installed, its output after `@@ <tool>`."""
-    lines = [f'command -v {tool} >/dev/null && {{ echo "@@ {tool}"; {_TOOLS[tool]} 2>/dev/null; }}' for tool in tools]
-    return "\n".join([*lines, "true"])
+    return "\n".join(
+        f'command -v {tool} >/dev/null && {{ echo "@@ {tool}"; {_TOOLS[tool]} 2>/dev/null; }}' for tool in tools
+    )
 
 
 def _legacy_tables(version: str) -> bool:
@@ -304,12 +305,15 @@ class Netns:
                     ipr.link("add", ifname=name, kind=kind)
                     break
                 except NetlinkError as err:
-                    if err.code != 95 and "Unknown device type" not in str(err):  # EOPNOTSUPP
+                    if err.code != 95:  # EOPNOTSUPP, "Unknown device type"
                         raise NetnsError(f"{kind} {name} in {self.name}: {err}") from err
             else:
                 raise NetnsError(f"{self.name}: this kernel has neither dummy nor ifb for a parent device")
-        # No IPv6 link-local address: the kernel would add one a moment after "up", racing the baseline.
-        self.run("ip", "link", "set", name, "addrgenmode", "none", *(["up"] if up else []))
+        # No IPv6 link-local address: the kernel would add one on "up", and DAD would race the baseline.
+        # Two commands, in this order: in one, the kernel brings the device up before it reads addrgenmode.
+        self.run(
+            "ip", "-batch", "-", input=f"link set {name} addrgenmode none\n" + (f"link set {name} up\n" if up else "")
+        )
         self.rebaseline()
         return self.link(name)
 
@@ -322,7 +326,7 @@ class Netns:
             while True:
                 pending, failed = [], []
                 for m in ipr.addr("dump", **kwargs):
-                    flags = m.get("IFA_FLAGS") or m["flags"]
+                    flags = m["flags"]  # both flags are in the header's 8 bits (IFA_FLAGS extends them)
                     address = f"{m.get('IFA_ADDRESS')}/{m['prefixlen']}"
                     if flags & _IFA_F_DADFAILED:
                         failed.append(address)
@@ -355,7 +359,7 @@ class Netns:
         fam = family_number(family)
         with self._socket(ipr) as ipr:
             names = {link.index: link.name for link in self.links(ipr=ipr).values()}
-            messages = ipr.route("dump", family=fam, **({} if table is None else {"table": table}))
+            messages = ipr.route("dump", family=fam, table=table)  # None: pyroute2 filters nothing
         return [_route(msg, names, family) for msg in messages]
 
     def default_route(self, table: int = 254, family: int = 4) -> dict[str, Any] | None:
@@ -455,7 +459,7 @@ def _route_line(r: dict[str, Any]) -> str:
     """`10.0.0.0/24 table main dev eth0 metric 0 unicast`, `via <gw>` only when there is one."""
     via = f" via {r['gateway']}" if r["gateway"] else ""
     dev = f" dev {r['dev']}" if r["dev"] else ""
-    kind = ROUTE_TYPES.get(r["type"], str(r["type"]))
+    kind = ROUTE_TYPES[r["type"]]  # every type the kernel has (RTN_MAX)
     return f"{r['dst']} table {TABLES.get(r['table'], r['table'])}{dev}{via} metric {r['metric']} {kind}"
 
 
@@ -466,7 +470,7 @@ def _rule_line(family: int, rule: dict[str, Any]) -> str:
 
 def _attributes(link: Link, names: dict[int, str]) -> list[str]:
     """`<dev> <attribute> = <value>` lines, one per attribute a plugin may change and must restore."""
-    master = names.get(link.master, str(link.master)) if link.master else "-"
+    master = names[link.master] if link.master else "-"  # a master is in its device's namespace
     values = {"mtu": link.mtu, "state": "up" if link.up else "down", "master": master, "mac": link.mac}
     return [f"{link.name} {key} = {value}" for key, value in values.items()] + [f"{link.name} alias = {link.alias}"]
 

@@ -6,6 +6,7 @@ which the check must name. Expected lines are written out here, not computed by 
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import uuid
@@ -26,6 +27,22 @@ VETHS = (
 # (set-up before the baseline, the leak, a line the failure must contain)
 LEAKS = {
     "iptables rule": ("", "iptables -A FORWARD -j DROP", "netfilter left: iptables filter -A FORWARD -j DROP"),
+    "ip6tables rule": ("", "ip6tables -A FORWARD -j DROP", "netfilter left: ip6tables filter -A FORWARD -j DROP"),
+    "legacy ip6tables rule": (
+        "",
+        "ip6tables-legacy -A FORWARD -j DROP",
+        "netfilter left: ip6tables-legacy filter -A FORWARD -j DROP",
+    ),
+    "route": (
+        VETHS + " && ip addr add 10.9.0.1/24 dev v0",
+        "ip route add 10.10.0.0/16 via 10.9.0.2 table 100",
+        "routes left: 10.10.0.0/16 table 100 dev v0 via 10.9.0.2 metric 0 unicast",
+    ),
+    "rule": (
+        "",
+        "ip rule add to 10.10.0.0/16 table 100 priority 5",
+        "rules left: priority 5 table 100 action to_tbl dst 10.10.0.0/16 ipv4",
+    ),
     "nft table": ("", "nft add table inet leak", "netfilter left: nft table inet leak"),
     "legacy iptables rule": (
         "",
@@ -314,6 +331,43 @@ def test_a_snapshot_runs_one_process_and_netfilter_tools_only_where_there_are_ta
     assert [argv[0] for argv in ran] == ["tc"], "a fresh namespace: tc alone"
     real_run(ns, "iptables", "-A", "FORWARD", "-j", "DROP")
     ran.clear()
-    assert "iptables filter -A FORWARD -j DROP" in ns.state()["netfilter"]
+    state = ns.state()
+    assert "iptables filter -A FORWARD -j DROP" in state["netfilter"]
+    assert state["tc"] == ["lo: qdisc noqueue 0: root"], "tc reads its batch in the same process"
     assert len(ran) == 1 and ran[0][:2] == ("sh", "-c")
     assert "iptables-save" in ran[0][2] and "nft list ruleset" in ran[0][2] and "ip6tables-save" not in ran[0][2]
+
+
+def test_private_mounts_list_files_written_and_removed_and_end_with_stop(tmp_path):
+    from krafty.testing.mounts import PrivateMounts
+
+    host = tmp_path / "host"
+    host.mkdir()
+    (host / "kept").write_text("")
+    (host / "gone").write_text("")
+    mounts = PrivateMounts([str(host)], tmp_path / "not" / "yet" / "staging")
+    try:
+        script = (
+            "rm gone && echo 1 > new && mkdir -p d/e && touch d/e/f lock last_reserved_ip.0"
+            " && ln -s /dev/null link && ln -s / dirlink"
+        )
+        subprocess.run(["nsenter", *mounts.nsenter_args(), "sh", "-ec", f"cd {host} && {script}"], check=True)
+        assert sorted(p.name for p in host.iterdir()) == ["gone", "kept"], "written through to the host"
+        assert mounts.leftovers() == [
+            f"{host}/{name}" for name in ("d/e/f", "dirlink", "gone (removed)", "link", "new")
+        ]
+    finally:
+        namespace = mounts.namespace
+        mounts.stop()
+    assert not Path(namespace).exists(), "the holder outlived stop()"
+
+
+def test_private_mounts_that_cannot_be_made_say_why(tmp_path):
+    from krafty.testing.mounts import PrivateMounts
+
+    odd = tmp_path / "a,b"  # a comma ends overlayfs's lowerdir option
+    odd.mkdir()
+    with pytest.raises(
+        RuntimeError, match=re.escape(f"private mounts for [{str(odd)!r}]: mount overlay krafty-private on {odd} (")
+    ):
+        PrivateMounts([str(odd)], tmp_path)

@@ -211,3 +211,104 @@ def test_files_left_under_private_mounts_are_listed():
 
     with pytest.raises(AssertionError, match=r"private mount: /var/lib/cni/networks/n/10\.0\.0\.2"):
         CleanChecker(mounts=Mounts())()
+
+
+def test_text_before_the_first_section_belongs_to_no_tool():
+    assert clean.split_sections("stray\n@@ tc\n[]\n") == {"tc": "[]"}
+
+
+def test_a_value_holding_an_equals_sign_is_compared_as_one_value():
+    before, after = {"devices": ["lo alias = "]}, {"devices": ["lo alias = a = b"]}
+    assert clean.differences(before, after) == ["devices changed: lo alias:  -> a = b"]
+
+
+def test_a_part_missing_on_one_side_counts_as_empty():
+    nft = {"netfilter": ["nft table inet leak"]}
+    assert clean.differences({}, nft) == ["netfilter left: nft table inet leak"]
+    assert clean.differences(nft, {}) == ["netfilter gone: nft table inet leak"]
+
+
+def test_allow_takes_a_netns_object():
+    checker = CleanChecker()
+    node_a = FakeNetns("node-a", BEFORE, AFTER)
+    checker.allow("ip_forward", node_a)
+    assert checker.problems(node_a, FakeNetns("node-b", BEFORE, AFTER)) == [
+        "node-b: sysctls changed: net.ipv4.ip_forward: 0 -> 1"
+    ]
+
+
+def test_the_namespaces_after_a_vanished_pod_are_still_compared():
+    vanished = FakeNetns("pod-a", BEFORE, AFTER, exists=False)
+    assert CleanChecker().problems(vanished, FakeNetns("node-a", BEFORE, AFTER)) == [
+        "node-a: sysctls changed: net.ipv4.ip_forward: 0 -> 1"
+    ]
+
+
+class Mounts:
+    def leftovers(self):
+        return ["/var/lib/cni/networks/n/10.0.0.2", "/run/cni/tuning/pod-a"]
+
+
+def test_every_kind_of_finding_is_reported_together_in_one_failure(tmp_path):
+    (tmp_path / "n").mkdir()
+    (tmp_path / "n" / "10.0.0.3").write_text("pod-a")
+    checker = CleanChecker(mounts=Mounts())
+    checker.add_check("leases", lambda: ["10.0.0.4 of pod-a"])
+    with pytest.raises(AssertionError) as failed:
+        checker(FakeNetns("node-a", BEFORE, AFTER), ipam_dirs=[tmp_path])
+    assert str(failed.value) == (
+        "left behind:\n"
+        "  node-a: sysctls changed: net.ipv4.ip_forward: 0 -> 1\n"
+        f"  IPAM store {tmp_path}: n/10.0.0.3\n"
+        "  private mount: /var/lib/cni/networks/n/10.0.0.2\n"
+        "  private mount: /run/cni/tuning/pod-a\n"
+        "  leases: 10.0.0.4 of pod-a"
+    )
+
+
+def test_a_check_of_ones_own_runs_on_every_call():
+    calls = []
+    checker = CleanChecker()
+    checker.add_check("leases", lambda: calls.append(1) or ["10.0.0.4"])
+    assert checker.problems() == ["leases: 10.0.0.4"]
+    assert checker.problems() == ["leases: 10.0.0.4"]
+    assert len(calls) == 2
+
+
+def test_allow_covers_files_left_under_the_private_mounts():
+    checker = CleanChecker(mounts=Mounts())
+    checker.allow("tuning")
+    assert checker.problems() == ["private mount: /var/lib/cni/networks/n/10.0.0.2"]
+
+
+def test_an_allow_for_one_namespace_leaves_the_private_mounts_checked():
+    checker = CleanChecker(mounts=Mounts())
+    checker.allow("tuning", "node-a")
+    assert "private mount: /run/cni/tuning/pod-a" in checker.problems()
+
+
+def test_a_list_in_tc_json_stays_json_in_its_line():
+    answer = '[{"kind":"u32","protocol":"all","pref":1,"options":{"actions":[{"kind":"gact","ok":true}]}}]\n'
+    assert clean.tc_lines("[]\n" + answer + "[]\n[]\n", ["lo"]) == [
+        'lo: filter u32 protocol all pref 1 options.actions [{"kind": "gact", "ok": true}]'
+    ]
+
+
+def test_nft_tables_of_both_families_that_iptables_nft_lists_are_listed_once():
+    ruleset = NFT_RULESET + NFT_RULESET.replace("table ip filter", "table ip6 filter").split("table inet")[0]
+    sections = {
+        "iptables-save": IPTABLES_SAVE.replace("*nat", "*filter"),
+        "ip6tables-save": IPTABLES_SAVE.replace("*nat", "*filter"),
+        "nft": ruleset,
+    }
+    lines = clean.netfilter_lines(sections)
+    assert [line for line in lines if line.startswith("nft table ip")] == [], lines
+    assert "ip6tables filter :CNI-HOSTPORT-DNAT -" in lines
+
+
+def test_no_netfilter_output_is_no_netfilter_state():
+    assert clean.netfilter_lines({}) == []
+
+
+def test_an_nft_name_keeps_its_last_letter():
+    assert clean.nft_lines("table ip t {\n\tchain BOX {\n\t}\n}\n") == ["nft table ip t", "nft table ip t chain BOX"]
