@@ -63,3 +63,12 @@ def test_every_built_in_feature_is_covered_here():
 def test_a_kernel_with_every_feature_passes_every_probe():
     """Runs where the kernel has them all: in the VM here, whose modules the relay loads."""
     assert {name: kernel.probe(name) for name in BUILT_IN} == dict.fromkeys(BUILT_IN, True)
+
+
+def test_a_probe_prints_nothing_and_only_its_exit_status_counts(capfd, monkeypatch):
+    """A probe's own words (iproute2's "Unknown device type") never reach the test's output."""
+    monkeypatch.setattr(kernel, "FEATURES", dict(kernel.FEATURES))
+    kernel.register_feature("noisy-there", ("sh", "-c", "echo out; echo err >&2"), ())
+    kernel.register_feature("noisy-missing", ("sh", "-c", "echo out; echo err >&2; exit 2"), ())
+    assert (kernel.probe("noisy-there"), kernel.probe("noisy-missing")) == (True, False)
+    assert capfd.readouterr() == ("", "")
