@@ -31,6 +31,7 @@ class Item:
         self.location = (nodeid.split("::")[0], 1, nodeid.split("::")[-1])
         self.marks = [pytest.mark.cni_kernel(*features).mark] if features else []
         self.shown: list[tuple[str, Any]] = []
+        self.reports: dict[str, pytest.TestReport] = {}
         self.ihook = self
 
     def iter_markers(self, name: str) -> Any:
@@ -41,7 +42,7 @@ class Item:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.shown.append((report.when, report.outcome))
-        self.last_report = report
+        self.last_report = self.reports[report.when] = report
 
     def pytest_runtest_logfinish(self, nodeid: str, location: Any) -> None:
         self.shown.append(("finish", nodeid))
@@ -149,8 +150,9 @@ def test_a_test_not_relayed_is_left_to_run_here(pytestconfig, relay_for):
 
 
 def test_the_vm_runs_the_relayed_tests_with_this_sessions_options_and_the_features_modules(
-    pytestconfig, relay_for, tmp_path
+    pytestconfig, relay_for, tmp_path, monkeypatch
 ):
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw0")  # the pytest in the VM is no worker of this one
     items = [Item("t.py::test_a", "vlan"), Item("t.py::test_b", "dummy", "vlan")]
     fake = FakeVm(pytestconfig, dict.fromkeys(["t.py::test_a", "t.py::test_b"], "passed"))
     relay = relay_for(items, fake, cni_timeout=12.5, cni_path="/x/bin:/y/bin")
@@ -187,6 +189,7 @@ def test_the_relay_says_what_it_runs_in_the_vm_and_where_its_console_is(pytestco
         f"cni_kernel: this kernel lacks vlan: running 2 tests in a VM (console: {relay.console_path})"
     ]
     assert relay.console_path.read_text() == "booting\nthe VM's last line\n"
+    assert relay.outcome == "", "every test passed in the VM (exit status 0)"
 
 
 @pytest.mark.parametrize(
@@ -244,10 +247,62 @@ def test_the_report_writer_writes_each_report_as_one_flushed_json_line_without_t
     writer = kernel.ReportWriter(pytestconfig, path)
     relayed = report("t.py::test_a", "call", "failed")
     relayed.node = object()  # what xdist puts on a worker's report: meaningless outside the VM
+    relayed.user_properties = [("where", Path("/x"))]  # a test may record any object
     writer.pytest_runtest_logreport(relayed)
     (line,) = path.read_text().splitlines()  # read before the session ends: flushed as it happens
     data = json.loads(line)
     assert (data["nodeid"], data["when"], data["outcome"]) == ("t.py::test_a", "call", "failed")
-    assert "node" not in data
+    assert "node" not in data and data["user_properties"] == [["where", repr(Path("/x"))]]
     writer.pytest_unconfigure()
     assert writer.file.closed
+
+
+def test_a_report_line_is_read_once_and_only_when_whole(pytestconfig, relay_for):
+    """The VM writes while the relay reads: a line still being written waits for its end."""
+    relay = relay_for([Item("t.py::test_a", "vlan")], FakeVm(pytestconfig, {}))
+    writer = kernel.ReportWriter(pytestconfig, relay.reports_path)
+    writer.pytest_runtest_logreport(report("t.py::test_a", "setup"))
+    line = json.dumps(
+        pytestconfig.hook.pytest_report_to_serializable(
+            config=pytestconfig, report=report("t.py::test_a", "call", "failed")
+        )
+    )
+    with relay.reports_path.open("a") as stream:
+        stream.write(line[:20])
+    relay._read_reports()
+    assert [r.when for r in relay.reports["t.py::test_a"]] == ["setup"]
+    with relay.reports_path.open("a") as stream:
+        stream.write(line[20:] + "\n")
+    writer.pytest_runtest_logreport(report("t.py::test_a", "teardown"))
+    relay._read_reports()
+    relay._read_reports()
+    assert [(r.when, r.outcome) for r in relay.reports["t.py::test_a"]] == [
+        ("setup", "passed"),
+        ("call", "failed"),
+        ("teardown", "passed"),
+    ]
+    writer.pytest_unconfigure()
+
+
+def test_the_pytest_the_vm_is_given_runs_the_relayed_tests_and_reports_them(pytestconfig, relay_for, tmp_path):
+    """vm.run's promise is "run argv in a VM": here the stand-in runs it on this kernel, in the project."""
+    (tmp_path / "test_it.py").write_text(
+        "def test_a():\n    pass\n\ndef test_b():\n    assert False, 'in the VM'\n\ndef test_not_relayed():\n    pass\n"
+    )
+
+    def vm_run(argv: list[str], *, cwd: Path, env: dict[str, str], console: Any, **kwargs: Any) -> int:
+        env = {**env, "PYTEST_ADDOPTS": "-p no:hypothesispytest"}  # seconds per session, unused there
+        return subprocess.run(argv, cwd=cwd, env=env, stdout=console, stderr=console, check=False).returncode
+
+    items = [Item("test_it.py::test_a"), Item("test_it.py::test_b")]
+    relay = relay_for(items, vm_run, cni_timeout=7.0)
+    for item in items:
+        relay.pytest_runtest_protocol(item, None)  # type: ignore[arg-type]
+    relay.thread.join()
+    console = relay.console_path.read_text()
+    assert relay.outcome == "", console
+    assert [shown for shown in items[0].shown if shown[0] == "call"] == [("call", "passed")], console
+    assert [shown for shown in items[1].shown if shown[0] == "call"] == [("call", "failed")], console
+    assert "in the VM" in str(items[1].reports["call"].longrepr)
+    assert set(relay.reports) == {"test_it.py::test_a", "test_it.py::test_b"}, "only the relayed tests run there"
+    assert not (tmp_path / ".pytest_cache").exists(), "the VM's pytest writes nothing into the project"
