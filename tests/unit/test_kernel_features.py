@@ -197,6 +197,19 @@ def test_skip_or_fail_skips_at_the_test_and_fails_under_ci(monkeypatch):
     assert type(outcome_of("no frobnicator")) is Skipped
 
 
+def test_the_netns_fixtures_need_root(monkeypatch):
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    try:
+        plugin.require_root()
+    except Skipped as skipped:
+        assert skipped.msg == "needs root (network namespaces)"
+    else:
+        raise AssertionError("require_root returned without root")
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    assert plugin.require_root() is None
+
+
 def test_a_conftest_registers_features_at_import_or_in_pytest_configure(tmp_path: Path):
     """Where the docs say register_feature belongs; a name registered nowhere is a usage error."""
     (tmp_path / "conftest.py").write_text(
