@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -87,10 +88,11 @@ def report(nodeid: str, when: str, outcome: str = "passed") -> pytest.TestReport
 class FakeVm:
     """`vm.run` stood in for: the pytest inside reports `outcomes` (nodeid -> call outcome) and exits with `status`."""
 
-    def __init__(self, real: pytest.Config, outcomes: dict[str, str], status: int = 0) -> None:
+    def __init__(self, real: pytest.Config, outcomes: dict[str, str], status: int = 0, pause: float = 0) -> None:
         self.real = real
         self.outcomes = outcomes
         self.status = status
+        self.pause = pause  # between a test's setup report and the rest: the relay polls meanwhile
         self.calls: list[dict[str, Any]] = []
 
     def __call__(self, argv: list[str], **kwargs: Any) -> int:
@@ -101,6 +103,8 @@ class FakeVm:
         for nodeid, outcome in self.outcomes.items():
             for when in ("setup", "call", "teardown"):
                 writer.pytest_runtest_logreport(report(nodeid, when, outcome if when == "call" else "passed"))
+                if when == "setup":
+                    time.sleep(self.pause)
         writer.pytest_unconfigure()
         return self.status
 
@@ -126,7 +130,7 @@ def relay_for(pytestconfig, tmp_path, monkeypatch):
 
 def test_a_relayed_tests_reports_are_shown_here_as_if_it_ran_here(pytestconfig, relay_for):
     items = [Item("t.py::test_a", "vlan"), Item("t.py::test_b", "vlan", "bridge")]
-    fake = FakeVm(pytestconfig, {"t.py::test_a": "passed", "t.py::test_b": "failed"}, status=1)
+    fake = FakeVm(pytestconfig, {"t.py::test_a": "passed", "t.py::test_b": "failed"}, status=1, pause=0.3)
     relay = relay_for(items, fake)
     for item in items:
         assert relay.pytest_runtest_protocol(item, None) is True  # type: ignore[arg-type]
@@ -226,7 +230,7 @@ def test_stop_kills_a_vm_still_running_and_removes_its_files(pytestconfig, relay
     running = threading.Event()
 
     def vm_run(argv: list[str], *, started: Any, **kwargs: Any) -> int:
-        proc = subprocess.Popen([SLEEP, "60"])
+        proc = subprocess.Popen([SLEEP, "5"])
         started(proc)
         running.set()
         return proc.wait()
@@ -237,7 +241,7 @@ def test_stop_kills_a_vm_still_running_and_removes_its_files(pytestconfig, relay
     qemu, workdir = relay.qemu, relay.workdir
     assert workdir.is_dir()
     relay.stop()
-    assert qemu.poll() is not None, "the VM outlived the session"
+    assert qemu.poll() == -signal.SIGKILL, "the VM outlived the session"
     assert not relay.thread.is_alive() and not workdir.exists()
     assert relay.outcome == f"pytest in the VM exited with {qemu.returncode}"
 
