@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -173,11 +174,12 @@ def test_the_vm_runs_the_relayed_tests_with_this_sessions_options_and_the_featur
 
 def test_the_vm_runs_its_tests_with_xdist_when_workers_are_asked_for_and_it_is_there(pytestconfig, relay_for):
     items = [Item("t.py::test_a", "vlan")]
-    relay = relay_for(items, FakeVm(pytestconfig, {}), cni_vm_workers=3)
+    relay = relay_for(items, FakeVm(pytestconfig, {}), cni_vm_workers=2)
     assert "-n" not in relay.argv(), "no xdist here, no -n there"
     relay.config.plugins["xdist"] = object()
     argv = relay.argv()
-    assert argv[argv.index("-n") + 1] == "3"
+    assert argv[:3] == [sys.executable, "-m", "pytest"] and argv[-1] == "t.py::test_a"
+    assert argv[argv.index("-n") + 1] == "2"
     assert "--cni-path" not in " ".join(argv), "no --cni-path given here: the VM's pytest finds its own"
     relay.config.options["cni_vm_workers"] = 1
     assert "-n" not in relay.argv()
