@@ -240,6 +240,7 @@ def test_stop_kills_a_vm_still_running_and_removes_its_files(pytestconfig, relay
     relay = relay_for([Item("t.py::test_a", "vlan")], vm_run)
     relay.start()
     assert running.wait(10)
+    assert relay.thread.daemon, "a VM thread never holds this interpreter at exit, stop() or not"
     qemu, workdir = relay.qemu, relay.workdir
     assert workdir.is_dir()
     relay.stop()
