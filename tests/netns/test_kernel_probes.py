@@ -72,3 +72,18 @@ def test_a_probe_prints_nothing_and_only_its_exit_status_counts(capfd, monkeypat
     kernel.register_feature("noisy-missing", ("sh", "-c", "echo out; echo err >&2; exit 2"), ())
     assert (kernel.probe("noisy-there"), kernel.probe("noisy-missing")) == (True, False)
     assert capfd.readouterr() == ("", "")
+
+
+# The docs' table: the devices that need an ethernet parent, made on a veth `probe0`.
+ON_A_VETH = {"macvlan": "type macvlan mode bridge", "ipvlan": "type ipvlan mode l2", "vlan": "type vlan id 5"}
+
+
+@pytest.mark.parametrize("feature", sorted(ON_A_VETH))
+def test_a_probe_made_on_a_veth_parent_answers_what_the_kernel_answers(
+    feature: str, cni_netns: Callable[..., Netns], monkeypatch
+):
+    """The built-in probes are made at import; this makes one afresh, as the table gives it."""
+    monkeypatch.setattr(kernel, "FEATURES", dict(kernel.FEATURES))
+    kernel.register_feature("made-here", kernel._on_a_veth(ON_A_VETH[feature]), ())
+    expected = kernel_creates(cni_netns("direct"), feature)
+    assert kernel.probe("made-here") is expected, f"{feature}: the kernel says {expected}"
