@@ -42,42 +42,76 @@ def skip_or_fail(reason: str) -> None:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("cni", "CNI plugin testing (krafty.testing)")
-    default_path = os.environ.get("CNI_PATH") or ":".join(DEFAULT_CNI_PATH)
+    group = parser.getgroup(
+        "cni",
+        "CNI plugin testing (krafty.testing)",  # pragma: no mutate
+    )
     group.addoption(
         "--cni-path",
         default=None,
-        help=f"directories searched for plugins after the test's own (default: $CNI_PATH, else {default_path})",
+        help="directories searched for plugins after the test's own "  # pragma: no mutate
+        f"(default: $CNI_PATH, else {':'.join(DEFAULT_CNI_PATH)})",  # pragma: no mutate
     )
     group.addoption(
         "--cni-vm",
         choices=("auto", "always", "never"),
         default="auto",
-        help="run cni_kernel tests in a VM: when the kernel lacks a feature (auto), always, or never",
+        help="run cni_kernel tests in a VM: when the kernel lacks a feature "  # pragma: no mutate
+        "(auto), always, or never",  # pragma: no mutate
     )
-    group.addoption("--cni-vm-workers", type=int, default=os.cpu_count() or 1, help="pytest -n inside the VM")
-    group.addoption("--cni-timeout", type=float, default=300, help="seconds a plugin call may take (default 300)")
-    group.addoption("--cni-report-to", default=None, help=argparse.SUPPRESS)  # set by the VM relay
-    group.addoption("--cni-kind-plugin", default=None, help="cni_kind_lab: the plugin (executable or bundle dir)")
-    group.addoption("--cni-kind-nad", default=None, help="cni_kind_lab: the NetworkAttachmentDefinition (YAML)")
     group.addoption(
-        "--cni-kind-image", action="append", default=None, help="cni_kind_lab: a local image to load (repeatable)"
+        "--cni-vm-workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="pytest -n inside the VM",  # pragma: no mutate
     )
-    parser.addini("cni_clean", "every test: its cni_netns namespaces must be clean at teardown", type="bool")
-    parser.addini("cni_private_mounts", "every test: plugins run in a private mount namespace", type="bool")
+    group.addoption(
+        "--cni-timeout",
+        type=float,
+        default=300,
+        help="seconds a plugin call may take (default 300)",  # pragma: no mutate
+    )
+    group.addoption("--cni-report-to", default=None, help=argparse.SUPPRESS)  # set by the VM relay
+    group.addoption(
+        "--cni-kind-plugin",
+        default=None,
+        help="cni_kind_lab: the plugin (executable or bundle dir)",  # pragma: no mutate
+    )
+    group.addoption(
+        "--cni-kind-nad",
+        default=None,
+        help="cni_kind_lab: the NetworkAttachmentDefinition (YAML)",  # pragma: no mutate
+    )
+    group.addoption(
+        "--cni-kind-image",
+        action="append",
+        default=None,
+        help="cni_kind_lab: a local image to load (repeatable)",  # pragma: no mutate
+    )
+    parser.addini(
+        "cni_clean",
+        "every test: its cni_netns namespaces must be clean at teardown",  # pragma: no mutate
+        type="bool",
+    )
+    parser.addini(
+        "cni_private_mounts",
+        "every test: plugins run in a private mount namespace",  # pragma: no mutate
+        type="bool",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "cni_kernel(*features): the test needs these kernel features (built in: vrf, bridge, veth, dummy, vxlan, "
-        "macvlan, ipvlan, vlan; more with krafty.testing.kernel.register_feature); where the kernel lacks one "
-        "it runs in a VM",
+        "macvlan, ipvlan, vlan; more with krafty.testing.kernel.register_feature); "  # pragma: no mutate
+        "where the kernel lacks one "  # pragma: no mutate
+        "it runs in a VM",  # pragma: no mutate
     )
     config.addinivalue_line(
         "markers",
         "cni_versions(*plugins, min=None, max=None): run the test once per CNI version all these plugins list "
-        "in VERSION (argument `cni_version`)",
+        "in VERSION (argument `cni_version`)",  # pragma: no mutate
     )
     config.addinivalue_line("markers", "cni_clean: at teardown, after the DELs, every cni_netns namespace is clean")
     config.addinivalue_line("markers", "cni_private_mounts(*paths): plugins' files under paths stay in a tmpfs")

@@ -63,3 +63,27 @@ def test_every_built_in_feature_is_covered_here():
 def test_a_kernel_with_every_feature_passes_every_probe():
     """Runs where the kernel has them all: in the VM here, whose modules the relay loads."""
     assert {name: kernel.probe(name) for name in BUILT_IN} == dict.fromkeys(BUILT_IN, True)
+
+
+def test_a_probe_prints_nothing_and_only_its_exit_status_counts(capfd, monkeypatch):
+    """A probe's own words (iproute2's "Unknown device type") never reach the test's output."""
+    monkeypatch.setattr(kernel, "FEATURES", dict(kernel.FEATURES))
+    kernel.register_feature("noisy-there", ("sh", "-c", "echo out; echo err >&2"), ())
+    kernel.register_feature("noisy-missing", ("sh", "-c", "echo out; echo err >&2; exit 2"), ())
+    assert (kernel.probe("noisy-there"), kernel.probe("noisy-missing")) == (True, False)
+    assert capfd.readouterr() == ("", "")
+
+
+# The docs' table: the devices that need an ethernet parent, made on a veth `probe0`.
+ON_A_VETH = {"macvlan": "type macvlan mode bridge", "ipvlan": "type ipvlan mode l2", "vlan": "type vlan id 5"}
+
+
+@pytest.mark.parametrize("feature", sorted(ON_A_VETH))
+def test_a_probe_made_on_a_veth_parent_answers_what_the_kernel_answers(
+    feature: str, cni_netns: Callable[..., Netns], monkeypatch
+):
+    """The built-in probes are made at import; this makes one afresh, as the table gives it."""
+    monkeypatch.setattr(kernel, "FEATURES", dict(kernel.FEATURES))
+    kernel.register_feature("made-here", kernel._on_a_veth(ON_A_VETH[feature]), ())
+    expected = kernel_creates(cni_netns("direct"), feature)
+    assert kernel.probe("made-here") is expected, f"{feature}: the kernel says {expected}"

@@ -137,6 +137,33 @@ def test_an_unknown_feature_is_a_usage_error_even_without_root(host, monkeypatch
         decide("auto", Item("t::a", "nope"))
 
 
+def test_a_registered_feature_is_probed_with_its_probe_and_brings_its_modules(host, monkeypatch):
+    monkeypatch.setattr(kernel, "FEATURES", dict(kernel.FEATURES))
+    kernel.register_feature("ifb", ["ip", "link", "add", "probe", "type", "ifb"], ["ifb"])  # lists are taken too
+    assert kernel.FEATURES["ifb"] == kernel.Feature("ifb", ("ip", "link", "add", "probe", "type", "ifb"), ("ifb",))
+    assert kernel.relay_modules([Item("t::a", "ifb", "vlan")]) == ("ifb", "veth", "8021q")
+
+
+def test_every_cni_kernel_mark_of_a_test_counts(host):
+    """A class's mark and its method's: the test needs both marks' features."""
+    item = Item("t::a", "vlan")
+    item.marks.append(pytest.mark.cni_kernel("dummy", "vlan").mark)
+    assert kernel.features_of(item) == ("vlan", "dummy")
+    assert decide("never", item)[1] == {"t::a": "this kernel lacks vlan, dummy (and --cni-vm=never)"}
+
+
+def test_a_vm_can_run_where_qemu_is_on_the_path_and_busybox_is_there(monkeypatch, tmp_path):
+    qemu = tmp_path / "qemu-system-x86_64"
+    qemu.write_text("#!/bin/sh\n")
+    qemu.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    there = Path.exists
+    monkeypatch.setattr(Path, "exists", lambda path: str(path) == "/bin/busybox" or there(path))
+    assert kernel.vm_unavailable() is None
+    monkeypatch.setattr(Path, "exists", lambda path: str(path) != "/bin/busybox" and there(path))
+    assert kernel.vm_unavailable() == "/bin/busybox is missing (install busybox-static)"
+
+
 def test_the_vm_relay_says_which_features_it_is_for(host, tmp_path):
     items = [Item("t::a", "vlan", "bridge"), Item("t::b", "dummy", "vlan")]
     relay = kernel.VmRelay(Config("auto"), items, kernel.relay_modules(items))  # type: ignore[arg-type]
@@ -165,8 +192,25 @@ def test_skip_or_fail_skips_at_the_test_and_fails_under_ci(monkeypatch):
     monkeypatch.setenv("CI", "true")
     failed = outcome_of("no frobnicator")
     assert type(failed) is Failed and failed.msg == "no frobnicator (CI=true: this test must run)"
+    assert failed.pytrace is False, "the reason alone, not a traceback into the harness"
     monkeypatch.setenv("CI", "1")  # only `true` is the switch, as CI services set it
     assert type(outcome_of("no frobnicator")) is Skipped
+
+
+def test_the_netns_fixtures_need_root(monkeypatch):
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    try:
+        plugin.require_root()
+    except Skipped as skipped:
+        assert skipped.msg == "needs root (network namespaces)"
+    else:
+        raise AssertionError("require_root returned without root")
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    try:
+        plugin.require_root()
+    except Skipped as skipped:
+        raise AssertionError(f"skipped as root: {skipped.msg}") from None
 
 
 def test_a_conftest_registers_features_at_import_or_in_pytest_configure(tmp_path: Path):
