@@ -667,13 +667,13 @@ class Runtime:
 def new_attachment(
     config: Mapping[str, Any],
     netns: Netns | str,
-    container_id: str | None = None,
-    ifname: str = "eth0",
-    args: Mapping[str, str] | None = None,
-    capability_args: Mapping[str, Any] | None = None,
+    container_id: str | None,
+    ifname: str,
+    args: Mapping[str, str] | None,
+    capability_args: Mapping[str, Any] | None,
 ) -> Attachment:
     """An attachment holding its own copies: a test that changes its dicts afterwards does not
-    change what CHECK and DEL send. A random container ID unless given."""
+    change what CHECK and DEL send. A random container ID when `container_id` is None."""
     return Attachment(
         copy.deepcopy(dict(config)),
         container_id or new_container_id(),
