@@ -326,7 +326,8 @@ def test_plugins_inherit_the_environment_plus_the_cni_variables(runtime, monkeyp
     later = calls(runtime)[1:]
     assert [c["cmd"] for c in later] == ["CHECK", "STATUS", "GC", "DEL"]
     assert all("KRAFTY_INHERITED" not in c["env"] and c["env"]["EXTRA"] == "1" for c in later)
-    assert later[2]["env"]["CNI_CONTAINERID"] == "" and later[2]["env"]["CNI_IFNAME"] == "", "GC: an empty RuntimeConf"
+    for empty in (later[1], later[2]):  # STATUS and GC: an empty RuntimeConf
+        assert [empty["env"][k] for k in ("CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_ARGS")] == [""] * 4
 
 
 def test_add_env_reaches_every_plugin(runtime):
@@ -897,3 +898,16 @@ def test_kill_at_without_the_group_kills_children_still_running_at_its_deadline(
     while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not alive(pid), "the child outlived the deadline"
+
+
+def test_call_defaults_to_no_container_no_netns_and_eth0(runtime):
+    output = runtime.call("ADD", {"cniVersion": "1.1.0", "name": "n", "type": "a"})
+    assert output.status == 0
+    env = calls(runtime)[0]["env"]
+    assert (env["CNI_CONTAINERID"], env["CNI_NETNS"], env["CNI_IFNAME"]) == ("", "", "eth0")
+
+
+def test_without_a_plugin_directory_cni_path_is_the_path_given(tmp_path):
+    runtime = Runtime(None, ["/opt/cni/bin", Path("/usr/lib/cni")], tmp_path)  # type: ignore[arg-type]
+    assert runtime.cni_path == ["/opt/cni/bin", "/usr/lib/cni"]
+    assert runtime.environment("ADD")["CNI_PATH"] == "/opt/cni/bin:/usr/lib/cni"
