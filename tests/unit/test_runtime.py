@@ -850,9 +850,10 @@ def test_kill_at_quotes_the_head_of_stdout_and_the_tail_of_stderr(runtime):
 
 
 def test_kill_at_says_which_signal_ended_the_plugin_first(runtime):
-    runtime.install("dies", "kill -TERM $$\n")
-    with pytest.raises(AssertionError, match="never reached the milestone: it was killed by signal 15 first"):
+    runtime.install("dies", "echo dying >&2\nkill -TERM $$\n")
+    with pytest.raises(AssertionError, match="never reached the milestone: it was killed by signal 15 first") as failed:
         kill_at(runtime, {"cniVersion": "1.0.0", "name": "n", "type": "dies"}, NETNS, lambda: False)
+    assert str(failed.value).endswith("\nstderr: dying\n"), "what the plugin said, whole"
 
 
 def test_kill_at_copes_with_a_plugin_that_reads_none_of_its_stdin(runtime):
