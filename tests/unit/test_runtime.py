@@ -29,6 +29,7 @@ from krafty.testing import (
     kill_at,
     verify,
 )
+from krafty.testing.kill import group_running
 from krafty.testing.runtime import CallOutput, kill_group
 from krafty.types import result_violations
 
@@ -912,3 +913,23 @@ def test_without_a_plugin_directory_cni_path_is_the_path_given(tmp_path):
     runtime = Runtime(None, ["/opt/cni/bin", Path("/usr/lib/cni")], tmp_path)  # type: ignore[arg-type]
     assert runtime.cni_path == ["/opt/cni/bin", "/usr/lib/cni"]
     assert runtime.environment("ADD")["CNI_PATH"] == "/opt/cni/bin:/usr/lib/cni"
+
+
+def test_a_group_whose_processes_have_all_exited_does_not_run_even_unreaped():
+    """Where init reaps orphans late (or never), a killed plugin's finished children linger as
+    zombies: cni_kill_at(group=False) must not wait for them until its deadline."""
+    import subprocess
+
+    running = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    exited = subprocess.Popen(["true"], start_new_session=True)
+    try:
+        deadline = time.monotonic() + 5
+        while alive(exited.pid) and time.monotonic() < deadline:  # a zombie until we reap it
+            time.sleep(0.01)
+        assert Path(f"/proc/{exited.pid}").exists(), "still unreaped"
+        assert (group_running(running.pid), group_running(exited.pid)) == (True, False)
+    finally:
+        running.kill()
+        running.wait()
+        exited.wait()
+    assert group_running(running.pid) is False
