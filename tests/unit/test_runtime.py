@@ -933,3 +933,18 @@ def test_a_group_whose_processes_have_all_exited_does_not_run_even_unreaped():
         running.wait()
         exited.wait()
     assert group_running(running.pid) is False
+
+
+def test_call_sends_bytes_as_given_and_then_needs_the_plugin_named(runtime):
+    runtime.install("raw", 'cat > "$0.stdin"')
+    runtime.call("ADD", b"\x00not json", plugin="raw")
+    assert (runtime.plugin_dir / "raw.stdin").read_bytes() == b"\x00not json"
+    with pytest.raises(ValueError, match=r"^call\(\) needs plugin= when the config is not a mapping$"):
+        runtime.call("ADD", b"{}")
+
+
+def test_call_takes_a_netns_object_for_its_path(runtime):
+    from krafty.testing.netns import Netns
+
+    runtime.call("ADD", {"cniVersion": "1.1.0", "name": "n", "type": "a"}, netns=Netns.from_path(NETNS))
+    assert calls(runtime)[0]["env"]["CNI_NETNS"] == NETNS
