@@ -948,3 +948,18 @@ def test_call_takes_a_netns_object_for_its_path(runtime):
 
     runtime.call("ADD", {"cniVersion": "1.1.0", "name": "n", "type": "a"}, netns=Netns.from_path(NETNS))
     assert calls(runtime)[0]["env"]["CNI_NETNS"] == NETNS
+
+
+def test_a_running_group_is_found_whatever_its_processes_are_called(tmp_path):
+    """A process's name in /proc/<pid>/stat is any file name, ") 1 2 3" included."""
+    import shutil
+    import subprocess
+
+    odd = tmp_path / "x) 1 2 3"
+    odd.symlink_to(shutil.which("sleep"))
+    running = subprocess.Popen([str(odd), "60"], start_new_session=True)
+    try:
+        assert group_running(running.pid) is True
+    finally:
+        running.kill()
+        running.wait()
