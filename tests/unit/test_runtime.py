@@ -963,3 +963,14 @@ def test_a_running_group_is_found_whatever_its_processes_are_called(tmp_path):
     finally:
         running.kill()
         running.wait()
+
+
+def test_call_reads_output_that_is_not_utf8_with_replacement_characters(runtime):
+    runtime.install("binary", "printf '\\377'; printf 'x\\377' >&2")
+    output = runtime.call("ADD", {"cniVersion": "1.1.0", "name": "n", "type": "binary"})
+    assert (output.status, output.stdout, output.stderr) == (0, "\ufffd", "x\ufffd")
+
+
+def test_call_env_may_remove_a_variable_that_is_not_set(runtime):
+    output = runtime.call("ADD", {"cniVersion": "1.1.0", "name": "n", "type": "a"}, env={"KRAFTY_NEVER_SET": None})
+    assert output.status == 0 and "KRAFTY_NEVER_SET" not in calls(runtime)[0]["env"]
