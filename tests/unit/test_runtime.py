@@ -216,10 +216,22 @@ def test_a_plugin_whose_interpreter_is_missing_is_an_exec_error(runtime):
 
 def test_nsenters_exec_failure_is_an_exec_error(runtime, monkeypatch):
     """Through nsenter the exec fails in the child: its message and status 126/127 say so."""
-    refuse = 'echo "nsenter: failed to execute $0: x" >&2; exit 127'
-    monkeypatch.setattr(LocalRuntime, "argv", lambda self, exe: ["sh", "-c", refuse, str(exe)])
-    with pytest.raises(CniExecError, match=r"a ADD: cannot execute .*/a: x"):
-        runtime.add({"cniVersion": "1.0.0", "name": "n", "type": "a"}, NETNS)
+    for status in (126, 127):  # not executable, not found
+        refuse = f'echo "nsenter: failed to execute $0: x" >&2; exit {status}'
+        monkeypatch.setattr(LocalRuntime, "argv", lambda self, exe, refuse=refuse: ["sh", "-c", refuse, str(exe)])
+        with pytest.raises(CniExecError, match=r"a ADD: cannot execute .*/a: x") as failed:
+            runtime.add({"cniVersion": "1.0.0", "name": "n", "type": "a"}, NETNS)
+        assert (failed.value.plugin, failed.value.command) == ("a", "ADD")
+
+
+@pytest.mark.parametrize(
+    ("status", "stdout"), [(1, ""), (0, ""), (127, '{"code": 7, "msg": "a plugin of its own failed"}')]
+)
+def test_a_plugin_that_ran_is_not_an_exec_error_whatever_its_stderr_says(runtime, status, stdout):
+    """Only nsenter's own failure (status 126/127, nothing on stdout) means the plugin never ran."""
+    runtime.install("quotes", f"echo 'nsenter: failed to execute /x: y' >&2; printf '{stdout}'; exit {status}")
+    output = runtime.call("DEL", {"cniVersion": "1.1.0", "name": "n", "type": "quotes"})
+    assert (output.status, output.stdout) == (status, stdout)
 
 
 FAILURES = {
