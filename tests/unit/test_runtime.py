@@ -986,3 +986,18 @@ def test_call_reads_output_that_is_not_utf8_with_replacement_characters(runtime)
 def test_call_env_may_remove_a_variable_that_is_not_set(runtime):
     output = runtime.call("ADD", {"cniVersion": "1.1.0", "name": "n", "type": "a"}, env={"KRAFTY_NEVER_SET": None})
     assert output.status == 0 and "KRAFTY_NEVER_SET" not in calls(runtime)[0]["env"]
+
+
+def test_cni_args_are_key_value_pairs_separated_by_semicolons(runtime):
+    """The spec's CNI_ARGS: "FOO=BAR;ABC=123"."""
+    runtime.add(conflist(), NETNS, args={"K8S_POD_NAMESPACE": "ns", "K8S_POD_NAME": "p"})
+    assert {c["env"]["CNI_ARGS"] for c in calls(runtime)} == {"K8S_POD_NAMESPACE=ns;K8S_POD_NAME=p"}
+
+
+def test_plugin_config_gives_a_config_of_its_own():
+    from krafty.testing.runtime import network_list, plugin_config
+
+    config = network_list({"cniVersion": "1.1.0", "name": "n", "type": "a", "ipam": {"subnet": "10.0.0.0/24"}})
+    conf = plugin_config(config, config["plugins"][0])
+    conf["ipam"]["subnet"] = "10.9.9.0/24"
+    assert config["plugins"][0]["ipam"] == {"subnet": "10.0.0.0/24"}
