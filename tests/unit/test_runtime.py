@@ -1001,3 +1001,34 @@ def test_plugin_config_gives_a_config_of_its_own():
     conf = plugin_config(config, config["plugins"][0])
     conf["ipam"]["subnet"] = "10.9.9.0/24"
     assert config["plugins"][0]["ipam"] == {"subnet": "10.0.0.0/24"}
+
+
+def test_a_version_has_one_to_three_parts_the_missing_ones_zero():
+    """libcni's ParseVersion: "1" is 1.0.0, "0.3" is 0.3.0."""
+    from krafty.testing.runtime import parse_version
+
+    assert [parse_version(v) for v in ("1", "0.3", "0.3.1")] == [(1, 0, 0), (0, 3, 0), (0, 3, 1)]
+
+
+def test_cni_versions_are_compared_as_numbers_and_named_when_malformed():
+    from krafty.testing.runtime import network_list
+
+    plugins = [{"type": "a"}]
+    assert network_list({"name": "n", "cniVersions": ["0.4.0", "0.10.0"], "plugins": plugins})["cniVersion"] == "0.10.0"
+    with pytest.raises(CniRuntimeError, match=r'^cniVersions must be a list of strings, not "1\.0\.0"$'):
+        network_list({"name": "n", "cniVersions": "1.0.0", "plugins": plugins})
+    with pytest.raises(CniRuntimeError, match=r"^the config has no cniVersion \(libcni would run it as 0\.1\.0"):
+        network_list({"name": "n", "plugins": plugins})
+
+
+def test_disable_check_false_in_any_case_lets_check_run(runtime):
+    assert runtime.check(runtime.add(conflist(disableCheck="False"), NETNS)) is True
+
+
+def test_plugin_config_gives_a_prev_result_of_its_own():
+    from krafty.testing.runtime import plugin_config
+
+    prev = {"cniVersion": "1.1.0", "ips": [{"address": "10.0.0.2/24"}]}
+    conf = plugin_config({"name": "n", "cniVersion": "1.1.0"}, {"type": "a"}, prev)
+    conf["prevResult"]["ips"].clear()
+    assert prev["ips"] == [{"address": "10.0.0.2/24"}]
