@@ -1032,3 +1032,10 @@ def test_plugin_config_gives_a_prev_result_of_its_own():
     conf = plugin_config({"name": "n", "cniVersion": "1.1.0"}, {"type": "a"}, prev)
     conf["prevResult"]["ips"].clear()
     assert prev["ips"] == [{"address": "10.0.0.2/24"}]
+
+
+def test_a_network_config_that_is_not_an_object_is_refused_by_name():
+    from krafty.testing.runtime import network_list
+
+    with pytest.raises(CniRuntimeError, match=r"^a network config is a JSON object \(a dict\), not list$"):
+        network_list([{"type": "a"}])  # type: ignore[arg-type]
