@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
 import tempfile
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from krafty.testing.netns import Netns
@@ -104,12 +104,24 @@ def kill_at(
 
 
 def _wait_for_group(pgid: int, deadline: float) -> None:
-    """A plugin killed alone leaves its children running: wait until the group is empty."""
+    """A plugin killed alone leaves its children running: wait until none of the group runs."""
     while time.monotonic() < deadline:
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
+        if not group_running(pgid):
             return
         time.sleep(0.01)
     kill_group(pgid)
     raise AssertionError(f"process group {pgid} still ran at the deadline and was killed")
+
+
+def group_running(pgid: int) -> bool:
+    """Whether a process of the group still runs. A zombie has finished: where init reaps
+    orphans late or never (a container without an init), the group's exited children linger
+    as zombies, and kill(-pgid, 0) would still find them."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, _ppid, group = stat.read_text().rsplit(")", 1)[1].split()[:3]
+        except OSError:
+            continue  # gone while we looked
+        if int(group) == pgid and state not in ("Z", "X"):
+            return True
+    return False

@@ -286,7 +286,7 @@ class Runtime:
         """Put an executable first on CNI_PATH: a file (a Path, linked) or a script's text (a str)."""
         if self.plugin_dir is None:
             raise RuntimeError("this runtime has no per-test plugin directory")
-        if isinstance(plugin, str) and "\n" not in plugin and os.path.isfile(plugin):
+        if isinstance(plugin, str) and os.path.isfile(plugin):
             raise TypeError(
                 f"install({type_name!r}, {plugin!r}): a str is a script's text, and this one names a file; "
                 f"pass Path({plugin!r}) to install that file"
@@ -463,15 +463,13 @@ class Runtime:
         found = verify.check(result, attachment.netns_path, attachment.ifname, self.node.path, final=final)
         broken = [b for b in found if b.rule not in attachment.skip_checks]
         if broken:
-            plugin = conf.get("type", "?")
-            err = CniSpecViolation(
+            plugin = conf["type"]
+            raise CniSpecViolation(  # add() gives it the attachment
                 f"{plugin} ADD: the result does not match the kernel: " + "; ".join(map(str, broken)),
                 plugin=plugin,
                 command="ADD",
                 rule=broken[0].rule,
             )
-            err.attachment = attachment
-            raise err
 
     def check(
         self,
@@ -617,7 +615,7 @@ class Runtime:
             "capabilityArgs": dict(attachment.capability_args or {}),
             "result": attachment.result,
         }
-        path.write_text(json.dumps({k: v for k, v in entry.items() if v or k == "kind"}))
+        path.write_text(json.dumps({k: v for k, v in entry.items() if v}))
         path.chmod(0o600)
 
     def _cached_result(self, attachment: Attachment) -> dict[str, Any] | None:
@@ -669,13 +667,13 @@ class Runtime:
 def new_attachment(
     config: Mapping[str, Any],
     netns: Netns | str,
-    container_id: str | None = None,
-    ifname: str = "eth0",
-    args: Mapping[str, str] | None = None,
-    capability_args: Mapping[str, Any] | None = None,
+    container_id: str | None,
+    ifname: str,
+    args: Mapping[str, str] | None,
+    capability_args: Mapping[str, Any] | None,
 ) -> Attachment:
     """An attachment holding its own copies: a test that changes its dicts afterwards does not
-    change what CHECK and DEL send. A random container ID unless given."""
+    change what CHECK and DEL send. A random container ID when `container_id` is None."""
     return Attachment(
         copy.deepcopy(dict(config)),
         container_id or new_container_id(),
