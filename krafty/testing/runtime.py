@@ -316,9 +316,7 @@ class Runtime:
                 return candidate
         raise CniExecError(f"failed to find plugin {type_name!r} in path {self.cni_path}", plugin=type_name)
 
-    def environment(
-        self, command: str, container_id: str = "", netns: str = "", ifname: str = "", args: str = ""
-    ) -> dict[str, str]:
+    def environment(self, command: str, container_id: str, netns: str, ifname: str, args: str = "") -> dict[str, str]:
         """The caller's environment plus the six CNI variables, as libcni's invoke.Args.AsEnv;
         VERSION gets libcni's dummy values (for plugins built on an old skel)."""
         path = ":".join(self.cni_path)

@@ -924,7 +924,7 @@ def test_call_defaults_to_no_container_no_netns_and_eth0(runtime):
 def test_without_a_plugin_directory_cni_path_is_the_path_given(tmp_path):
     runtime = Runtime(None, ["/opt/cni/bin", Path("/usr/lib/cni")], tmp_path)  # type: ignore[arg-type]
     assert runtime.cni_path == ["/opt/cni/bin", "/usr/lib/cni"]
-    assert runtime.environment("ADD")["CNI_PATH"] == "/opt/cni/bin:/usr/lib/cni"
+    assert runtime.environment("ADD", "", "", "")["CNI_PATH"] == "/opt/cni/bin:/usr/lib/cni"
 
 
 def test_a_group_whose_processes_have_all_exited_does_not_run_even_unreaped():
