@@ -32,6 +32,7 @@ from krafty.testing import (
 from krafty.testing.kill import group_running
 from krafty.testing.runtime import CallOutput, kill_group
 from krafty.types import result_violations
+from tests.unit.test_verify import FakeRuntime
 
 NETNS = "/var/run/netns/pod"
 
@@ -797,23 +798,9 @@ def test_killing_a_group_that_is_gone_is_not_an_error():
 # --- 15. the kernel check after each ADD (krafty.testing.verify) -----------------------------------
 
 
-class AnsweringRuntime(Runtime):
-    """The runtime's own loop and kernel check; `_exec` answers from a list instead of a plugin."""
-
-    def __init__(self, answers, tmp_path):
-        class Node:
-            path = "/proc/self/ns/net"
-
-        super().__init__(Node(), [], tmp_path)  # type: ignore[arg-type]
-        self.answers = list(answers)
-
-    def _exec(self, command, conf, attachment=None, env=None):
-        return self.answers.pop(0)
-
-
 def test_every_rule_turned_off_is_kept_for_the_report_once(tmp_path):
     empty = {"cniVersion": "1.1.0", "interfaces": [], "ips": []}
-    runtime = AnsweringRuntime([empty, empty, empty], tmp_path)
+    runtime = FakeRuntime([empty, empty, empty], tmp_path, node_path="/proc/self/ns/net")
     config = {"cniVersion": "1.1.0", "name": "n", "type": "p"}
     runtime.add(config, NETNS, skip_checks={"kernel.mac": "no MAC here"})
     runtime.add(config, NETNS, skip_checks={"kernel.route-in-pod": "no routes here"})
@@ -823,7 +810,7 @@ def test_every_rule_turned_off_is_kept_for_the_report_once(tmp_path):
 
 def test_a_result_the_kernel_does_not_bear_out_lists_every_broken_rule(tmp_path):
     liar = {"cniVersion": "1.1.0", "interfaces": [{"name": "eth9", "sandbox": "/nonexistent/other"}], "ips": []}
-    runtime = AnsweringRuntime([liar], tmp_path)
+    runtime = FakeRuntime([liar], tmp_path, node_path="/proc/self/ns/net")
     with pytest.raises(CniSpecViolation) as raised:
         runtime.add({"cniVersion": "1.1.0", "name": "n", "type": "p"}, "/proc/self/ns/net")
     broken = verify.check(liar, "/proc/self/ns/net", "eth0", "/proc/self/ns/net", final=True)

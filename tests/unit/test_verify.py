@@ -348,9 +348,9 @@ def test_every_rule_is_documented():
 class FakeRuntime(Runtime):
     """The runtime's loop with `_exec` answering from a list: the hook, not the plugins."""
 
-    def __init__(self, answers, tmp_path):
+    def __init__(self, answers, tmp_path, node_path="/nonexistent/node"):
         class Node:
-            path = "/nonexistent/node"
+            path = node_path
 
         super().__init__(Node(), [], tmp_path)  # type: ignore[arg-type]
         self.answers = list(answers)
