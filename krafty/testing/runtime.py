@@ -209,7 +209,7 @@ def network_list(config: Mapping[str, Any]) -> dict[str, Any]:
         if not isinstance(plugin, dict):
             raise CniRuntimeError(f"{where}a plugin's config is a JSON object")
         if not isinstance(plugin.get("type"), str) or not plugin["type"]:
-            raise CniExecError(f"{where}the config has no `type` (the plugin's file name)", plugin="")
+            raise CniExecError(f"{where}the config has no `type` (the plugin's file name)")
     return conflist
 
 
