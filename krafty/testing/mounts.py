@@ -101,7 +101,12 @@ class PrivateMounts:
         return f"/proc/{self.holder.pid}/ns/mnt"
 
     def nsenter_args(self) -> list[str]:
-        return [f"--mount={self.namespace}"]
+        """Into the mount namespace, with the holder's root and the caller's working directory.
+
+        Entering a mount namespace sets the root to the namespace's own: under a runtime that
+        runs chrooted (the VM's /init chroots into the host's filesystem) that root is not the
+        one the plugin's path lives in, so the holder's root is entered too."""
+        return [f"--mount={self.namespace}", f"--root=/proc/{self.holder.pid}/root", f"--wd={os.getcwd()}"]
 
     def leftovers(self) -> list[str]:
         """Files written under the covered directories (paths as plugins saw them), less host-local's
