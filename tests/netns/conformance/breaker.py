@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""`bridge` with one deliberate break: proves each conformance rule can fail.
+
+Runs Debian's `bridge` (the first on CNI_PATH), except for what `BREAKER_BREAK` names (the
+environment reaches every call a runtime makes): a rule id, whose behaviour this wrapper then
+gets wrong in the smallest way. The pinned tests
+(tests/netns/test_conformance.py) judge it once per break and expect that rule to flip.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+
+def bridge() -> str:
+    for directory in os.environ.get("CNI_PATH", "").split(":"):
+        path = os.path.join(directory, "bridge")
+        if directory and os.path.isfile(path):
+            return path
+    return "/usr/lib/cni/bridge"  # VERSION gets CNI_PATH=dummy, as libcni sends it
+
+
+def answer(obj: dict, status: int = 0) -> None:
+    sys.stdout.write(json.dumps(obj))
+    sys.exit(status)
+
+
+def run(data: bytes, env: dict) -> None:
+    """bridge with this stdin and environment; its answer passed through."""
+    sys.exit(subprocess.run([bridge()], input=data, env=env).returncode)
+
+
+def main() -> None:
+    data = sys.stdin.buffer.read()
+    env = dict(os.environ)
+    command = env.get("CNI_COMMAND", "")
+    broken = env.get("BREAKER_BREAK", "")
+    try:
+        config = json.loads(data)
+    except ValueError:
+        config = None
+        if broken == "config.malformed":
+            answer({"code": 7, "msg": "invalid config"}, 1)
+    version = config.get("cniVersion", "") if isinstance(config, dict) else ""
+    ifname, netns = env.get("CNI_IFNAME", ""), env.get("CNI_NETNS", "")
+    has_ifname = (
+        bool(netns)
+        and subprocess.run(["nsenter", f"--net={netns}", "ip", "link", "show", ifname], capture_output=True).returncode
+        == 0
+    )
+
+    if command == "VERSION":
+        if broken == "version.answer":
+            answer({"cniVersion": version})
+        if broken == "version.echo":
+            answer({"cniVersion": "0.4.0", "supportedVersions": ["0.3.0", "0.3.1", "0.4.0", "1.0.0"]})
+    if broken == "env.required" and not env.get("CNI_IFNAME"):
+        env["CNI_IFNAME"] = "eth0"
+    if broken == "version.unsupported" and version not in ("0.3.0", "0.3.1", "0.4.0", "1.0.0"):
+        config["cniVersion"] = "1.0.0"
+        data = json.dumps(config).encode()
+    if command == "ADD":
+        if broken == "add.ifname":
+            env["CNI_IFNAME"] = "wrong0"
+        if broken == "add.existing-ifname" and has_ifname:
+            subprocess.run(["nsenter", f"--net={netns}", "ip", "link", "delete", ifname], check=True)
+        if broken == "attach.twice" and ifname != "eth0":
+            answer({"cniVersion": version, "code": 101, "msg": "one attachment per container"}, 1)
+        if broken == "id.legal" and len(env.get("CNI_CONTAINERID", "")) > 64:
+            answer({"cniVersion": version, "code": 4, "msg": "CNI_CONTAINERID too long"}, 1)
+        if broken == "delegate.env":
+            env["CNI_ARGS"] = ""
+        if broken == "delegate.config":
+            data = json.dumps({**config, "addedOnTheWay": True}).encode()
+        if broken == "add.result":
+            done = subprocess.run([bridge()], input=data, env=env, stdout=subprocess.PIPE)
+            result = json.loads(done.stdout)
+            result["cniVersion"] = "0.3.1" if version != "0.3.1" else "1.0.0"
+            answer(result, done.returncode)
+    if command == "DEL":
+        if broken == "del.idempotent" and config.get("prevResult") and not has_ifname:
+            answer({"cniVersion": version, "code": 999, "msg": "nothing to delete"}, 1)
+        if broken == "del.unknown" and not config.get("prevResult") and not has_ifname:
+            answer({"cniVersion": version, "code": 999, "msg": "nothing to delete"}, 1)
+        if broken == "delegate.del":
+            sys.exit(0)
+    if command == "CHECK":
+        if broken == "check.after-add":
+            answer({"cniVersion": version, "code": 102, "msg": "drift"}, 1)
+        if broken in ("check.detects-missing", "delegate.check"):
+            sys.exit(0)
+    run(data, env)
+
+
+main()

@@ -1,0 +1,170 @@
+"""The conformance suite (krafty.testing.conformance), held to what it finds.
+
+Each reference plugin of Debian's containernetworking-plugins is judged with its config in
+tests/netns/conformance/ and its verdicts are pinned: a change in a plugin or in the suite is
+seen. Every pinned fail and warn is explained in docs/conformance.md with its evidence. A
+`bridge` with one deliberate break per rule (conformance/breaker.py) shows that each rule can
+fail; krafty is judged like any plugin and must keep every rule.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from krafty.testing.conformance import RULES, Subject, all_rules, judge, judge_all
+from krafty.testing.conformance.runner import ERROR, FAIL, NA, PASS, WARN
+
+CONFIGS = Path(__file__).with_name("conformance")
+DEBIAN = ["/usr/lib/cni"]
+NEEDS_PARENT = {"macvlan", "ipvlan", "vlan", "host-device"}
+
+# At the newest version each lists (1.0.0): (what the suite finds the plugin is, the rules it does not keep).
+COMMON = {"env.command": FAIL, "error.fields": WARN}  # every Go plugin built on libcni's skel
+LEAVES = {"del.clean": WARN, "del.no-netns": WARN, "del.no-prevresult": WARN}
+REFERENCE = {
+    "bridge": ({"interface", "delegating"}, {**COMMON, **LEAVES, "delegate.add-failure": WARN}),
+    "ptp": ({"interface", "delegating"}, {**COMMON, **LEAVES, "attach.twice": WARN}),
+    "macvlan": ({"interface", "delegating"}, COMMON),
+    "host-device": (
+        {"interface", "delegating"},
+        {**COMMON, **LEAVES, "del.idempotent": FAIL, "del.unknown": FAIL, "delegate.add-failure": WARN},
+    ),
+    "tuning": ({"chained"}, {**COMMON, **LEAVES}),
+    "bandwidth": ({"chained"}, {**COMMON, "attach.twice": WARN}),
+    "portmap": ({"chained"}, COMMON),
+    "firewall": ({"chained"}, {**COMMON, **LEAVES}),
+    "sbr": (
+        {"chained"},
+        {
+            **COMMON,
+            **LEAVES,
+            "del.idempotent": FAIL,
+            "del.unknown": FAIL,
+            "check.after-add": ERROR,
+            "attach.twice": ERROR,
+        },
+    ),
+    "host-local": ({"ipam"}, COMMON),
+    "static": ({"ipam"}, {**COMMON, "attach.twice": WARN, "parallel.add-del": FAIL}),
+}
+
+
+def subject(name: str, cni_path: list[str] = DEBIAN) -> Subject:
+    return Subject.from_file(
+        CONFIGS / f"{name}.json",
+        cni_path,
+        parent="parent0" if name in NEEDS_PARENT else None,
+        one_at_a_time=name == "host-device",
+    )
+
+
+def broken(verdicts) -> dict[str, str]:
+    return {v.rule: v.outcome for v in verdicts if v.outcome not in (PASS, NA)}
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE))
+def test_a_reference_plugin_gets_its_pinned_verdicts(name):
+    plugin = subject(name)
+    assert plugin.classify() == REFERENCE[name][0]
+    newest = plugin.versions[-1]
+    assert newest == "1.0.0", "Debian's plugins list up to 1.0.0"
+    verdicts = judge_all(plugin, versions=[newest])
+    assert broken(verdicts) == REFERENCE[name][1], "\n".join(v.evidence for v in verdicts if v.outcome != PASS)
+
+
+def test_bridge_gets_the_same_verdicts_at_every_version_it_lists():
+    plugin = subject("bridge")
+    plugin.classify()
+    assert plugin.versions == ["0.3.0", "0.3.1", "0.4.0", "1.0.0"]
+    assert plugin.unjudged == ["0.1.0", "0.2.0"]
+    verdicts = judge_all(plugin, versions=plugin.versions[:-1])
+    for version in plugin.versions[:-1]:
+        expected = {r: o for r, o in REFERENCE["bridge"][1].items() if RULES[r].exists_in(version)}
+        assert broken(v for v in verdicts if v.version == version) == expected, version
+
+
+# --- every rule can fail ----------------------------------------------------------------------
+
+BREAKABLE = [
+    "add.result", "add.ifname", "add.existing-ifname", "del.idempotent", "del.unknown", "check.after-add",
+    "check.detects-missing", "attach.twice", "id.legal", "delegate.env", "delegate.config", "delegate.del",
+    "delegate.check", "version.answer", "version.echo", "version.unsupported", "env.required", "config.malformed",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def breaker(tmp_path_factory) -> Subject:
+    bin_dir = tmp_path_factory.mktemp("breaker")
+    (bin_dir / "breaker").symlink_to(CONFIGS / "breaker.py")
+    config = Subject.from_file(CONFIGS / "bridge.json", DEBIAN).config
+    config["plugins"][0]["type"] = "breaker"
+    plugin = Subject(config, [str(bin_dir), *DEBIAN])
+    assert plugin.classify() == {"interface", "delegating"}
+    return plugin
+
+
+def test_the_breaker_unbroken_keeps_every_rule_it_can_break(breaker):
+    assert {rule: judge(breaker, RULES[rule], "1.0.0").outcome for rule in BREAKABLE} == dict.fromkeys(BREAKABLE, PASS)
+
+
+@pytest.mark.parametrize("rule", BREAKABLE)
+def test_each_rule_fails_when_its_behaviour_is_broken(breaker, rule, monkeypatch):
+    monkeypatch.setenv("BREAKER_BREAK", rule)
+    verdict = judge(breaker, RULES[rule], "1.0.0")
+    assert verdict.outcome == (FAIL if RULES[rule].level == "MUST" else WARN), verdict.evidence
+    assert verdict.evidence
+
+
+def test_strict_turns_a_broken_should_into_a_fail(breaker, monkeypatch):
+    monkeypatch.setenv("BREAKER_BREAK", "config.malformed")
+    assert judge(breaker, RULES["config.malformed"], "1.0.0", strict=True).outcome == FAIL
+
+
+# --- krafty keeps every rule --------------------------------------------------------------------
+
+
+@pytest.mark.cni_kernel("vrf")
+def test_krafty_keeps_every_rule(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "krafty").symlink_to(Path(sys.executable).with_name("krafty"))
+    plugin = Subject.from_file(CONFIGS / "krafty.json", [str(bin_dir), *DEBIAN], private=["/run/krafty"])
+    assert plugin.classify() == {"interface", "delegating"}
+    assert plugin.versions == ["0.3.1", "0.4.0", "1.0.0", "1.1.0"]
+    verdicts = judge_all(plugin, versions=["1.1.0"])
+    assert broken(verdicts) == {}, "\n".join(f"{v.rule}: {v.evidence}" for v in verdicts if v.outcome != PASS)
+    assert {v.rule for v in verdicts if v.outcome == PASS} == {r.id for r in all_rules()}
+
+
+# --- nothing is left behind ---------------------------------------------------------------------
+
+
+def test_an_interrupted_run_leaves_nothing(tmp_path):
+    """Ctrl-C in the middle of a rule: the case closes (DELs, namespaces, mounts, work dir)."""
+    worker = f"sigint{uuid.uuid4().hex[:6]}"  # in every namespace name the run makes
+    scratch = tmp_path / "tmp"  # where its cases' work directories go
+    scratch.mkdir()
+    env = {**os.environ, "PYTEST_XDIST_WORKER": worker, "TMPDIR": str(scratch)}
+    run = subprocess.Popen(
+        [sys.executable, "-m", "krafty.testing.conformance", str(CONFIGS / "bridge.json"), "--cni-path=/usr/lib/cni",
+         f"--basetemp={tmp_path / 'base'}", "-k", "parallel", "-p", "no:xdist"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not any(worker in name for name in os.listdir("/run/netns")):
+        assert run.poll() is None and time.monotonic() < deadline, "the run made no namespace"
+        time.sleep(0.05)
+    time.sleep(0.5)  # into the rule: ADDs running
+    run.send_signal(signal.SIGINT)
+    output, _ = run.communicate(timeout=60)
+    assert "KeyboardInterrupt" in output or "Interrupted" in output, output[-2000:]
+    assert [n for n in os.listdir("/run/netns") if worker in n] == []
+    assert list(scratch.iterdir()) == []
