@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from krafty.testing import kernel
-from krafty.testing.conformance import pytest_plugin as conformance
 from krafty.testing.clean import CleanChecker
+from krafty.testing.conformance import pytest_plugin as conformance
 from krafty.testing.kill import kill_at
 from krafty.testing.mounts import DEFAULT_PATHS, PrivateMounts
 from krafty.testing.netns import Netns
