@@ -110,14 +110,16 @@ class PrivateMounts:
 
     def leftovers(self) -> list[str]:
         """Files written under the covered directories (paths as plugins saw them), less host-local's
-        bookkeeping (`lock`, `last_reserved_ip.*`); a host file a plugin removed shows as `(removed)`."""
+        bookkeeping (`lock`, `last_reserved_ip.*`) and empty `*.lock` files (an flock's file holds
+        nothing; removing it races the next locker, so plugins keep it); a host file a plugin removed
+        shows as `(removed)`."""
         found = []
         root = f"/proc/{self.holder.pid}/root{self.staging}"
         for i, target in enumerate(self.covers):
             upper = Path(root, str(i), "upper")
             for path in upper.rglob("*"):
                 info = path.lstat()  # a symlink left is a file left, wherever it points
-                if stat.S_ISDIR(info.st_mode) or path.name.startswith(IPAM_BOOKKEEPING):
+                if stat.S_ISDIR(info.st_mode) or path.name.startswith(IPAM_BOOKKEEPING) or _empty_lock(path, info):
                     continue
                 shown = os.path.join(target, str(path.relative_to(upper)))
                 whiteout = stat.S_ISCHR(info.st_mode) and info.st_rdev == 0  # overlayfs's mark of a removed file
@@ -129,3 +131,7 @@ class PrivateMounts:
         if self.holder.poll() is None:
             self.holder.send_signal(signal.SIGKILL)
         self.holder.communicate()
+
+
+def _empty_lock(path: Path, info: os.stat_result) -> bool:
+    return path.name.endswith(".lock") and stat.S_ISREG(info.st_mode) and info.st_size == 0

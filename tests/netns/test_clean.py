@@ -348,13 +348,14 @@ def test_private_mounts_list_files_written_and_removed_and_end_with_stop(tmp_pat
     mounts = PrivateMounts([str(host)], tmp_path / "not" / "yet" / "staging")
     try:
         script = (
-            "rm gone && echo 1 > new && mkdir -p d/e && touch d/e/f lock last_reserved_ip.0"
+            "rm gone && echo 1 > new && mkdir -p d/e && touch d/e/f lock last_reserved_ip.0 net.lock"
+            " && echo held > full.lock"
             " && ln -s /dev/null link && ln -s / dirlink"
         )
         subprocess.run(["nsenter", *mounts.nsenter_args(), "sh", "-ec", f"cd {host} && {script}"], check=True)
         assert sorted(p.name for p in host.iterdir()) == ["gone", "kept"], "written through to the host"
         assert mounts.leftovers() == [
-            f"{host}/{name}" for name in ("d/e/f", "dirlink", "gone (removed)", "link", "new")
+            f"{host}/{name}" for name in ("d/e/f", "dirlink", "full.lock", "gone (removed)", "link", "new")
         ]
     finally:
         namespace = mounts.namespace
