@@ -13,7 +13,7 @@ $(BIN)/python:
 
 # A regular (not editable) install: an editable one costs every plugin call ~12 ms in site.
 # The e2e extra too: the unit layer runs the lab's orchestration against stand-in tools.
-$(VENV)/.installed: pyproject.toml $(wildcard krafty/*.py krafty/testing/*.py krafty/testing/kind/*.py) | $(BIN)/python
+$(VENV)/.installed: pyproject.toml $(wildcard krafty/*.py krafty/testing/*.py krafty/testing/conformance/*.py krafty/testing/kind/*.py) | $(BIN)/python
 	$(BIN)/pip install --quiet '.[test,lint,e2e]'
 	touch $@
 

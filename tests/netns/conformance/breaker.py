@@ -7,6 +7,7 @@ gets wrong in the smallest way. The pinned tests
 (tests/netns/test_conformance.py) judge it once per break and expect that rule to flip.
 """
 
+import fcntl
 import json
 import os
 import subprocess
@@ -60,6 +61,14 @@ def main() -> None:
     if broken == "version.unsupported" and version not in ("0.3.0", "0.3.1", "0.4.0", "1.0.0"):
         config["cniVersion"] = "1.0.0"
         data = json.dumps(config).encode()
+    if broken == "parallel.add-del" and command in ("ADD", "DEL"):
+        # ADDs take turns; a DEL while an ADD runs fails: only ADDs beside DELs break.
+        lock = os.open(os.path.join(os.path.dirname(sys.argv[0]), "adds.lock"), os.O_RDWR | os.O_CREAT)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX if command == "ADD" else fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            answer({"cniVersion": version, "code": 11, "msg": "an ADD is running"}, 1)
+        sys.exit(subprocess.run([bridge()], input=data, env=env).returncode)
     if command == "ADD":
         if broken == "add.ifname":
             env["CNI_IFNAME"] = "wrong0"
