@@ -61,7 +61,7 @@ REFERENCE = {
 IN_VM = {
     "ipvlan": ("ipvlan", {"interface", "delegating"}, {}),
     "vlan": ("vlan", {"interface", "delegating"}, {}),
-    "vrf": ("vrf", {"chained"}, {}),
+    "vrf": ("vrf", {"chained"}, {"check.after-add": ERROR, "attach.twice": ERROR}),
 }
 
 
@@ -70,7 +70,7 @@ def subject(name: str, cni_path: list[str] = DEBIAN) -> Subject:
         CONFIGS / f"{name}.json",
         cni_path,
         parent="parent0" if name in NEEDS_PARENT else None,
-        one_at_a_time=name == "host-device",
+        one_at_a_time=name in ("host-device", "vlan"),  # one device to move; one VLAN id per master
     )
 
 
