@@ -428,7 +428,8 @@ class Netns:
 
     def _add_pod_route(self, dst: str, gateway: str | None, link: Link) -> None:
         """A route the pod already has (say the primary CNI's default) keeps precedence:
-        krafty's goes in behind it, with a higher metric."""
+        krafty's goes in behind it, with a higher metric. It is appended there, so a third
+        attachment of the pod with the same route (another krafty one) finds room too."""
         spec = {"dst": dst, "oif": link.index, **({"gateway": gateway} if gateway else {})}
         try:
             try:
@@ -436,7 +437,7 @@ class Netns:
             except NetlinkError as err:
                 if err.code != errno.EEXIST:
                     raise
-                self.ipr.route("add", priority=SECONDARY_ROUTE_METRIC, **spec)
+                self.ipr.route("append", priority=SECONDARY_ROUTE_METRIC, **spec)
         except NetlinkError as err:
             raise _kernel_error(f"route {dst} via {gateway} in pod", err) from None
 
