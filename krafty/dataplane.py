@@ -55,6 +55,7 @@ from pyroute2.netlink.exceptions import NetlinkError  # noqa: E402
 
 KRAFTY_GROUP = 0x6B7266  # "krf"
 _ALIAS_PREFIX = "krafty "
+IFALIAS_MAX = 255  # bytes: the kernel's IFALIASZ less its NUL
 _CLONE_NEWNET = 0x40000000
 _IFA_F_NOPREFIXROUTE = 0x200
 _RT_SCOPE_LINK = 253
@@ -90,6 +91,12 @@ class Owner:
     @property
     def alias(self) -> str:
         return f"{_ALIAS_PREFIX}{self.network} {self.ifname} {self.container_id}"
+
+    @property
+    def recordable(self) -> bool:
+        """Whether the alias fits the kernel's limit. The container ID is kept whole, never cut
+        or hashed, so that ownership stays exact: an ID too long for it is refused instead."""
+        return len(self.alias.encode()) <= IFALIAS_MAX
 
     @classmethod
     def from_alias(cls, alias: str | None) -> Owner | None:

@@ -15,7 +15,16 @@ from typing import Any
 
 from krafty import ipam, naming
 from krafty.config import NetConf
-from krafty.dataplane import AddressInUse, DataplaneError, DeviceConflict, Netns, NetnsUnusable, Owner, teardown_order
+from krafty.dataplane import (
+    IFALIAS_MAX,
+    AddressInUse,
+    DataplaneError,
+    DeviceConflict,
+    Netns,
+    NetnsUnusable,
+    Owner,
+    teardown_order,
+)
 from krafty.lock import device_lock, network_lock
 from krafty.types import (
     ADDRESS_IN_USE,
@@ -89,6 +98,17 @@ def _owner(conf: NetConf, invocation: Invocation) -> Owner:
     return Owner(conf.name, invocation.ifname, invocation.container_id)
 
 
+def _recordable(owner: Owner) -> None:
+    """ADD and CHECK refuse a container ID whose owner record cannot be written whole."""
+    if not owner.recordable:
+        raise CniError(
+            INVALID_ENVIRONMENT,
+            f"CNI_CONTAINERID is {len(owner.container_id)} characters: the owner record "
+            f"'krafty <network> <ifname> <containerID>' would be {len(owner.alias.encode())} bytes, "
+            f"over the kernel's {IFALIAS_MAX}-byte interface alias",
+        )
+
+
 def _pod_address(conf: NetConf, allocated: Result | None) -> IPv4Interface:
     """The pod's address with the subnet's prefix, from IPAM (checked by ipam.add) or from podIP."""
     ip = conf.pod_ip if allocated is None else allocated.ips[0].address.ip
@@ -105,6 +125,7 @@ def _pod_routes(conf: NetConf, allocated: Result | None) -> tuple[Route, ...]:
 
 def add(invocation: Invocation, conf: NetConf) -> Result:
     owner = _owner(conf, invocation)
+    _recordable(owner)
     devices = Devices(conf, invocation)
     with _as_cni_errors(), Netns(invocation.netns) as pod, Netns() as node, ExitStack() as undo:
         if pod.get(invocation.ifname) is not None:
@@ -189,9 +210,12 @@ def delete(invocation: Invocation, conf: NetConf) -> None:
             for name in devices.node_side:
                 node.delete(name, owner)
 
-    if invocation.netns:
-        attempt(pod_side)
-    attempt(node_side)
+    if not owner.recordable:
+        log.info("DEL %s: no ADD can have made devices for an ID this long", invocation.container_id)
+    else:
+        if invocation.netns:
+            attempt(pod_side)
+        attempt(node_side)
     if conf.ipam_type:
         attempt(lambda: ipam.delete(ipam.find(conf, invocation), conf, invocation))
     if failures:
@@ -215,6 +239,7 @@ def check(invocation: Invocation, conf: NetConf) -> None:
     addresses = [ip.address for ip in prev.ips if ip.interface in (None, pod_entries[0])]
     _drift(not addresses, f"prevResult has no address for {invocation.ifname}")
     owner = _owner(conf, invocation)
+    _recordable(owner)
     devices = Devices(conf, invocation)
     gateway = IPv4Interface(conf.gateway_interface)
     with _as_cni_errors(), Netns() as node:
