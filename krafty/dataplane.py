@@ -5,8 +5,11 @@ DataplaneError (and its subclasses) naming the device and the value that was wro
 
 Ownership: every device krafty creates is put in device group KRAFTY_GROUP in the same
 netlink message that creates it, and then gets an alias naming its owner. A device with
-krafty's group but no alias yet is one whose ADD was interrupted between the two steps;
-it belongs to whoever's name it carries. Devices outside the group are never touched.
+krafty's group but no alias is one whose ADD was interrupted between the two steps. Each
+device has candidate names (naming.candidates); several attachments can share a seed
+name, so an unnamed device may be any of theirs: the attachment that picks it first under
+lock.device_lock reuses it if it fits (a VRF with its table, a bridge in its VRF), and
+DEL removes it. Devices outside the group are never touched.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import errno
 import importlib.util
 import os
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface
 
@@ -51,6 +55,7 @@ from pyroute2.netlink.exceptions import NetlinkError  # noqa: E402
 
 KRAFTY_GROUP = 0x6B7266  # "krf"
 _ALIAS_PREFIX = "krafty "
+IFALIAS_MAX = 255  # bytes: the kernel's IFALIASZ less its NUL
 _CLONE_NEWNET = 0x40000000
 _IFA_F_NOPREFIXROUTE = 0x200
 _RT_SCOPE_LINK = 253
@@ -86,6 +91,12 @@ class Owner:
     @property
     def alias(self) -> str:
         return f"{_ALIAS_PREFIX}{self.network} {self.ifname} {self.container_id}"
+
+    @property
+    def recordable(self) -> bool:
+        """Whether the alias fits the kernel's limit. The container ID is kept whole, never cut
+        or hashed, so that ownership stays exact: an ID too long for it is refused instead."""
+        return len(self.alias.encode()) <= IFALIAS_MAX
 
     @classmethod
     def from_alias(cls, alias: str | None) -> Owner | None:
@@ -249,16 +260,38 @@ class Netns:
             raise _kernel_error(f"record the owner of {name}", err) from None
         return link
 
-    def _claim(self, link: Link, owner: Owner, what: str) -> None:
-        """Reuse an existing device only when it is this attachment's."""
-        if self.owns(link, owner):
-            return
-        if link.owner is not None:
-            raise DeviceConflict(
-                f"{what} {link.name} belongs to container {link.owner.container_id} "
-                f"(network {link.owner.network}, interface {link.owner.ifname}), not {owner.container_id}"
-            )
-        raise DeviceConflict(f"{what} {link.name} exists and was not created by krafty")
+    def _pick(
+        self, names: Sequence[str], owner: Owner, what: str, fits: Callable[[Link], bool]
+    ) -> tuple[str, Link | None]:
+        """Choose one device's name among its candidates; returns it with the device to reuse.
+
+        This attachment's own device, under any candidate name, comes first. Otherwise the
+        first candidate that is free, or holds an unnamed device in krafty's group that fits,
+        is taken; a candidate holding another attachment's device (or an unnamed one that does
+        not fit, hence not this attachment's) is skipped. A device outside krafty's group in
+        the way is refused. Callers hold lock.device_lock, so an unnamed device is a killed
+        ADD's leftover, never one a live ADD is about to name.
+        """
+        found = [(name, self.get(name)) for name in names]
+        for name, link in found:
+            if link is not None and link.owner == owner:
+                return name, link
+        taken = []
+        for name, link in found:
+            if link is None:
+                return name, None
+            if not link.krafty_made:
+                raise DeviceConflict(f"{what} {name} exists and was not created by krafty")
+            if link.owner is None:
+                if fits(link):
+                    return name, link
+                taken.append(f"{name} is what an interrupted ADD of another attachment left")
+            else:
+                taken.append(
+                    f"{name} belongs to container {link.owner.container_id} "
+                    f"(network {link.owner.network}, interface {link.owner.ifname})"
+                )
+        raise DeviceConflict(f"no free name for the {what} of {owner.container_id}: {'; '.join(taken)}")
 
     def _record(self, link: Link, owner: Owner) -> None:
         """Finish what an interrupted ADD began: name the owner of a device it reuses.
@@ -276,37 +309,50 @@ class Netns:
     def owns(link: Link, owner: Owner) -> bool:
         return link.owner == owner or (link.krafty_made and link.owner is None)
 
-    def ensure_vrf(self, name: str, table: int, owner: Owner) -> bool:
+    def find(self, names: Sequence[str], owner: Owner) -> Link | None:
+        """The device under one of the candidate names whose alias names this attachment."""
+        for name in names:
+            link = self.get(name)
+            if link is not None and link.owner == owner:
+                return link
+        return None
+
+    def ensure_vrf(self, names: Sequence[str], table: int, owner: Owner) -> tuple[Link, bool]:
         """Create the VRF or accept this attachment's own; True when created now."""
-        link = self.get(name)
+        name, link = self._pick(names, owner, "VRF", lambda link: link.kind == "vrf" and link.vrf_table == table)
         if link is None:
-            self._create(name, owner, kind="vrf", vrf_table=table, state="up")
-            return True
-        self._claim(link, owner, "VRF")
+            return self._create(name, owner, kind="vrf", vrf_table=table, state="up"), True
         if link.kind != "vrf" or link.vrf_table != table:
             raise DeviceConflict(f"VRF {name} exists with routing table {link.vrf_table}, want {table}")
         self._record(link, owner)
         self._set_up(link)
-        return False
+        return link, False
 
     def ensure_bridge(
-        self, name: str, vrf: str, mac: str, gateway: IPv4Interface, mtu: int | None, owner: Owner
-    ) -> bool:
+        self,
+        choices: Sequence[tuple[str, str]],
+        vrf: Link,
+        gateway: IPv4Interface,
+        mtu: int | None,
+        owner: Owner,
+    ) -> tuple[Link, bool]:
         """Create the bridge in the VRF holding the gateway, or accept this attachment's own.
 
-        The gateway goes on without its prefix route: all of a network's pods share one VRF
+        `choices` pairs each candidate name with the MAC a bridge of that name gets. The
+        gateway goes on without its prefix route: all of a network's pods share one VRF
         table, and a per-pod host route (see route_pod) is what keeps their replies apart.
         """
-        vrf_link = self.get(vrf)
-        link = self.get(name)
+        macs = dict(choices)
+        name, link = self._pick(
+            list(macs), owner, "bridge", lambda link: link.kind == "bridge" and link.master == vrf.index
+        )
         created = link is None
         if created:
-            spec = {"kind": "bridge", "address": mac, "master": vrf_link.index, "state": "up"}
+            spec = {"kind": "bridge", "address": macs[name], "master": vrf.index, "state": "up"}
             link = self._create(name, owner, **spec, **({"mtu": mtu} if mtu else {}))
         else:
-            self._claim(link, owner, "bridge")
-            if link.kind != "bridge" or link.master != vrf_link.index:
-                raise DeviceConflict(f"{name} exists but is not a bridge in VRF {vrf}")
+            if link.kind != "bridge" or link.master != vrf.index:
+                raise DeviceConflict(f"{name} exists but is not a bridge in VRF {vrf.name}")
             self._record(link, owner)
             self._set_up(link)
         try:
@@ -320,16 +366,22 @@ class Netns:
         except NetlinkError as err:
             if err.code != errno.EEXIST:
                 raise _kernel_error(f"add {gateway} to bridge {name}", err) from None
-        return created
+        return link, created
 
-    def add_veth(self, name: str, bridge: str, pod: Netns, ifname: str, mtu: int | None, owner: Owner) -> Link:
-        """Create the pair with the peer born in the pod under its final name."""
-        bridge_link = self.get(bridge)
+    def add_veth(
+        self, names: Sequence[str], bridge: Link, pod: Netns, ifname: str, mtu: int | None, owner: Owner
+    ) -> Link:
+        """Create the pair under the first free candidate name, the peer born in the pod under
+        its final name. A veth is never reused: its peer would be the pod interface, which ADD
+        has already found missing."""
+        name, link = self._pick(names, owner, "host veth", lambda link: False)
+        if link is not None:
+            raise DeviceConflict(f"host veth {name} already exists")
         peer = {"ifname": ifname, "net_ns_fd": pod.fd, "group": KRAFTY_GROUP}
         extra = {"mtu": mtu} if mtu else {}
         if mtu:
             peer["mtu"] = mtu
-        return self._create(name, owner, kind="veth", master=bridge_link.index, state="up", peer=peer, **extra)
+        return self._create(name, owner, kind="veth", master=bridge.index, state="up", peer=peer, **extra)
 
     def route_pod(self, bridge: str, address: IPv4Address, table: int, exclusive: bool) -> None:
         """Route the pod's address via its own bridge in the network's shared VRF table.
@@ -383,7 +435,8 @@ class Netns:
 
     def _add_pod_route(self, dst: str, gateway: str | None, link: Link) -> None:
         """A route the pod already has (say the primary CNI's default) keeps precedence:
-        krafty's goes in behind it, with a higher metric."""
+        krafty's goes in behind it, with a higher metric. It is appended there, so a third
+        attachment of the pod with the same route (another krafty one) finds room too."""
         spec = {"dst": dst, "oif": link.index, **({"gateway": gateway} if gateway else {})}
         try:
             try:
@@ -391,7 +444,7 @@ class Netns:
             except NetlinkError as err:
                 if err.code != errno.EEXIST:
                     raise
-                self.ipr.route("add", priority=SECONDARY_ROUTE_METRIC, **spec)
+                self.ipr.route("append", priority=SECONDARY_ROUTE_METRIC, **spec)
         except NetlinkError as err:
             raise _kernel_error(f"route {dst} via {gateway} in pod", err) from None
 

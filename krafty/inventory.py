@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from krafty.dataplane import Link, Netns, Owner, teardown_order
+from krafty.lock import device_lock
 
 NETNS_DIRS = ("/run/netns", "/var/run/netns")
 HOST_LOCAL_DIR = "/var/lib/cni/networks"  # host-local's default dataDir
@@ -66,6 +67,7 @@ class Allocation:
     address: str
     container_id: str
     path: Path
+    ifname: str = ""  # empty in files written before host-local recorded it
 
 
 def host_local_allocations(ipam_dir: str, networks: set[str]) -> list[Allocation]:
@@ -75,8 +77,8 @@ def host_local_allocations(ipam_dir: str, networks: set[str]) -> list[Allocation
         store = Path(ipam_dir, network)
         for entry in sorted(store.glob("*")) if store.is_dir() else ():
             if entry.name.count(".") == 3 and entry.is_file():
-                container_id = entry.read_text(errors="replace").splitlines()[0:1]
-                found.append(Allocation(network, entry.name, container_id[0].strip() if container_id else "", entry))
+                lines = [line.strip() for line in entry.read_text(errors="replace").splitlines()[:2]] + ["", ""]
+                found.append(Allocation(network, entry.name, lines[0], entry, lines[1]))
     return found
 
 
@@ -123,11 +125,15 @@ def collect(ipam_dir: str = HOST_LOCAL_DIR, networks: set[str] = frozenset()) ->
                 _pod_view(attachment, veth, namespaces)
         attachments[:0] = owned.values()
 
+    # One container may have several attachments on a network (one per interface): match on
+    # the interface too when host-local recorded it.
     by_container = {(a.owner.network, a.owner.container_id): a for a in owned.values()}
     for allocation in host_local_allocations(ipam_dir, set(networks) | {o.network for o in owned}):
-        attachment = by_container.get((allocation.network, allocation.container_id))
+        attachment = owned.get(Owner(allocation.network, allocation.ifname, allocation.container_id))
+        if attachment is None and not allocation.ifname:
+            attachment = by_container.get((allocation.network, allocation.container_id))
         if attachment is None:
-            attachment = Attachment(Owner(allocation.network, "", allocation.container_id))
+            attachment = Attachment(Owner(allocation.network, allocation.ifname, allocation.container_id))
             attachment.problems.append(
                 "host-local allocation without devices"
                 if allocation.container_id
@@ -141,9 +147,11 @@ def collect(ipam_dir: str = HOST_LOCAL_DIR, networks: set[str] = frozenset()) ->
 def remove_orphans(attachments: list[Attachment], ipam_dir: str, dry_run: bool) -> list[str]:
     """Delete the orphans' devices (veth, bridge, VRF) and stale host-local files; say what."""
     removed = []
-    with Netns() as node:
+    with Netns() as node, device_lock():
         for attachment in (a for a in attachments if a.orphan):
             for link in teardown_order(attachment.devices):
+                if attachment.owner is None and not _still_unnamed(node, link):
+                    continue  # an ADD in flight named it since it was listed
                 if dry_run or node.delete_link(link):
                     removed.append(f"{link.kind} {link.name}")
             if attachment.owner is not None:
@@ -151,6 +159,12 @@ def remove_orphans(attachments: list[Attachment], ipam_dir: str, dry_run: bool) 
                     if dry_run or _release(ipam_dir, attachment.owner.network, address):
                         removed.append(f"host-local {attachment.owner.network} {address}")
     return removed
+
+
+def _still_unnamed(node: Netns, link: Link) -> bool:
+    """Under the device lock no ADD is between creating a device and naming it (lock.py)."""
+    now = node.get_index(link.index)
+    return now is not None and now.name == link.name and now.owner is None
 
 
 def _release(ipam_dir: str, network: str, address: str) -> bool:

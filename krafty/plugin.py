@@ -15,8 +15,17 @@ from typing import Any
 
 from krafty import ipam, naming
 from krafty.config import NetConf
-from krafty.dataplane import AddressInUse, DataplaneError, DeviceConflict, Netns, NetnsUnusable, Owner, teardown_order
-from krafty.lock import network_lock
+from krafty.dataplane import (
+    IFALIAS_MAX,
+    AddressInUse,
+    DataplaneError,
+    DeviceConflict,
+    Netns,
+    NetnsUnusable,
+    Owner,
+    teardown_order,
+)
+from krafty.lock import device_lock, network_lock
 from krafty.types import (
     ADDRESS_IN_USE,
     CHECK_FAILED,
@@ -61,17 +70,43 @@ def _best_effort(action: Callable[..., Any], *args: Any) -> None:
 
 
 class Devices:
-    """The names of one attachment's devices, derived from the container ID."""
+    """The candidate names of one attachment's devices: seed names first, then derived ones.
 
-    def __init__(self, invocation: Invocation) -> None:
-        self.vrf = naming.vrf_name(invocation.container_id)
-        self.bridge = naming.bridge_name(invocation.container_id)
-        self.host_veth = naming.host_veth_name(invocation.container_id)
-        self.bridge_mac = naming.bridge_mac(invocation.container_id)
+    ADD picks per device (naming, Netns._pick); DEL and CHECK look at every candidate and
+    trust only a device whose alias names this attachment.
+    """
+
+    def __init__(self, conf: NetConf, invocation: Invocation) -> None:
+        seed, derived = naming.candidates(invocation.container_id, conf.name, invocation.ifname)
+        self.vrfs = (seed.vrf, derived.vrf)
+        self.bridges = ((seed.bridge, seed.bridge_mac), (derived.bridge, derived.bridge_mac))
+        self.host_veths = (seed.host_veth, derived.host_veth)
+
+    @property
+    def node_side(self) -> tuple[str, ...]:
+        """Every candidate name, in the order DEL removes them (veths, bridges, VRFs)."""
+        return (*self.host_veths, *(name for name, _ in self.bridges), *self.vrfs)
+
+
+def _delete_locked(node: Netns, name: str, owner: Owner) -> None:
+    """Roll back a device under the device lock, as DEL deletes (see lock.py)."""
+    with device_lock():
+        node.delete(name, owner)
 
 
 def _owner(conf: NetConf, invocation: Invocation) -> Owner:
     return Owner(conf.name, invocation.ifname, invocation.container_id)
+
+
+def _recordable(owner: Owner) -> None:
+    """ADD and CHECK refuse a container ID whose owner record cannot be written whole."""
+    if not owner.recordable:
+        raise CniError(
+            INVALID_ENVIRONMENT,
+            f"CNI_CONTAINERID is {len(owner.container_id)} characters: the owner record "
+            f"'krafty <network> <ifname> <containerID>' would be {len(owner.alias.encode())} bytes, "
+            f"over the kernel's {IFALIAS_MAX}-byte interface alias",
+        )
 
 
 def _pod_address(conf: NetConf, allocated: Result | None) -> IPv4Interface:
@@ -90,17 +125,21 @@ def _pod_routes(conf: NetConf, allocated: Result | None) -> tuple[Route, ...]:
 
 def add(invocation: Invocation, conf: NetConf) -> Result:
     owner = _owner(conf, invocation)
-    devices = Devices(invocation)
+    _recordable(owner)
+    devices = Devices(conf, invocation)
     with _as_cni_errors(), Netns(invocation.netns) as pod, Netns() as node, ExitStack() as undo:
         if pod.get(invocation.ifname) is not None:
             raise CniError(DEVICE_CONFLICT, f"interface {invocation.ifname} already exists in {invocation.netns}")
         plugin = ipam.find(conf, invocation) if conf.ipam_type else None
 
-        if node.ensure_vrf(devices.vrf, conf.vrf_table, owner):
-            undo.callback(_best_effort, node.delete, devices.vrf, owner)
         gateway = IPv4Interface(conf.gateway_interface)
-        if node.ensure_bridge(devices.bridge, devices.vrf, devices.bridge_mac, gateway, conf.mtu, owner):
-            undo.callback(_best_effort, node.delete, devices.bridge, owner)
+        with device_lock():
+            vrf, created = node.ensure_vrf(devices.vrfs, conf.vrf_table, owner)
+            if created:
+                undo.callback(_best_effort, _delete_locked, node, vrf.name, owner)
+            bridge, created = node.ensure_bridge(devices.bridges, vrf, gateway, conf.mtu, owner)
+            if created:
+                undo.callback(_best_effort, _delete_locked, node, bridge.name, owner)
 
         allocated = None
         if plugin is not None:
@@ -110,17 +149,18 @@ def add(invocation: Invocation, conf: NetConf) -> Result:
         routes = _pod_routes(conf, allocated)
 
         if conf.pod_ip is None:
-            node.route_pod(devices.bridge, address.ip, conf.vrf_table, exclusive=False)
+            node.route_pod(bridge.name, address.ip, conf.vrf_table, exclusive=False)
         else:
             with network_lock(conf.name):
-                node.route_pod(devices.bridge, address.ip, conf.vrf_table, exclusive=True)
-        undo.callback(_best_effort, node.unroute_pod, devices.bridge, address.ip, conf.vrf_table)
-        host = node.add_veth(devices.host_veth, devices.bridge, pod, invocation.ifname, conf.mtu, owner)
-        undo.callback(_best_effort, node.delete, devices.host_veth, owner)
+                node.route_pod(bridge.name, address.ip, conf.vrf_table, exclusive=True)
+        undo.callback(_best_effort, node.unroute_pod, bridge.name, address.ip, conf.vrf_table)
+        with device_lock():
+            host = node.add_veth(devices.host_veths, bridge, pod, invocation.ifname, conf.mtu, owner)
+        undo.callback(_best_effort, _delete_locked, node, host.name, owner)
         pod_link = pod.configure_pod(
             invocation.ifname, address, [(str(r.dst), str(r.gw) if r.gw else None) for r in routes], owner
         )
-        bridge = node.get(devices.bridge)
+        bridge = node.get(bridge.name)
         undo.pop_all()
 
     dns = (allocated.dns if allocated else None) or conf.raw.get("dns")
@@ -130,7 +170,7 @@ def add(invocation: Invocation, conf: NetConf) -> Result:
         address,
         invocation.ifname,
         invocation.netns,
-        devices.vrf,
+        vrf.name,
         conf.vrf_table,
     )
     return Result(
@@ -148,7 +188,7 @@ def add(invocation: Invocation, conf: NetConf) -> Result:
 def delete(invocation: Invocation, conf: NetConf) -> None:
     """Best-effort and repeatable: whatever is already gone is success; IPAM DEL always runs."""
     owner = _owner(conf, invocation)
-    devices = Devices(invocation)
+    devices = Devices(conf, invocation)
     failures: list[CniError] = []
 
     def attempt(step: Callable[[], Any]) -> None:
@@ -166,13 +206,16 @@ def delete(invocation: Invocation, conf: NetConf) -> None:
             log.info("DEL %s: netns %s is gone", invocation.container_id, invocation.netns)
 
     def node_side() -> None:
-        with Netns() as node:
-            for name in (devices.host_veth, devices.bridge, devices.vrf):
+        with Netns() as node, device_lock():
+            for name in devices.node_side:
                 node.delete(name, owner)
 
-    if invocation.netns:
-        attempt(pod_side)
-    attempt(node_side)
+    if not owner.recordable:
+        log.info("DEL %s: no ADD can have made devices for an ID this long", invocation.container_id)
+    else:
+        if invocation.netns:
+            attempt(pod_side)
+        attempt(node_side)
     if conf.ipam_type:
         attempt(lambda: ipam.delete(ipam.find(conf, invocation), conf, invocation))
     if failures:
@@ -196,23 +239,23 @@ def check(invocation: Invocation, conf: NetConf) -> None:
     addresses = [ip.address for ip in prev.ips if ip.interface in (None, pod_entries[0])]
     _drift(not addresses, f"prevResult has no address for {invocation.ifname}")
     owner = _owner(conf, invocation)
-    devices = Devices(invocation)
+    _recordable(owner)
+    devices = Devices(conf, invocation)
     gateway = IPv4Interface(conf.gateway_interface)
     with _as_cni_errors(), Netns() as node:
-        vrf = node.get(devices.vrf)
-        _drift(vrf is None, f"VRF {devices.vrf} is missing")
-        _drift(not node.owns(vrf, owner), f"VRF {devices.vrf} is not this attachment's")
+        vrf = node.find(devices.vrfs, owner)
+        _drift(vrf is None, f"VRF {' or '.join(devices.vrfs)} of this attachment is missing")
         _drift(
             vrf.kind != "vrf" or vrf.vrf_table != conf.vrf_table,
-            f"VRF {devices.vrf} has table {vrf.vrf_table}, want {conf.vrf_table}",
+            f"VRF {vrf.name} has table {vrf.vrf_table}, want {conf.vrf_table}",
         )
-        bridge = node.get(devices.bridge)
-        _drift(bridge is None, f"bridge {devices.bridge} is missing")
-        _drift(bridge.master != vrf.index, f"bridge {devices.bridge} is not enslaved to VRF {devices.vrf}")
-        _drift(gateway not in node.addresses(bridge), f"bridge {devices.bridge} does not hold gateway {gateway}")
-        veth = node.get(devices.host_veth)
-        _drift(veth is None, f"host veth {devices.host_veth} is missing")
-        _drift(veth.master != bridge.index, f"host veth {devices.host_veth} is not on bridge {devices.bridge}")
+        bridge = node.find([name for name, _ in devices.bridges], owner)
+        _drift(bridge is None, f"bridge {' or '.join(n for n, _ in devices.bridges)} of this attachment is missing")
+        _drift(bridge.master != vrf.index, f"bridge {bridge.name} is not enslaved to VRF {vrf.name}")
+        _drift(gateway not in node.addresses(bridge), f"bridge {bridge.name} does not hold gateway {gateway}")
+        veth = node.find(devices.host_veths, owner)
+        _drift(veth is None, f"host veth {' or '.join(devices.host_veths)} of this attachment is missing")
+        _drift(veth.master != bridge.index, f"host veth {veth.name} is not on bridge {bridge.name}")
     with _as_cni_errors(), Netns(invocation.netns) as pod:
         link = pod.get(invocation.ifname)
         _drift(link is None, f"pod interface {invocation.ifname} is missing in {invocation.netns}")

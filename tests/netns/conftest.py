@@ -59,7 +59,7 @@ def _is_ip(name: str) -> bool:
 
 @pytest.fixture(scope="session", autouse=True)
 def _no_lock_file_left() -> Iterator[None]:
-    """krafty keeps /run/krafty/<network>.lock on a node for good; a test run must not.
+    """krafty keeps /run/krafty/<network>.lock and _devices.lock on a node for good; a test run must not.
 
     Removed once the session is over, and never by an xdist worker (another worker may
     still be locking it): inside the VM /run vanishes with the VM anyway.
@@ -69,7 +69,8 @@ def _no_lock_file_left() -> Iterator[None]:
     yield
     if os.environ.get("PYTEST_XDIST_WORKER"):
         return
-    (lock_dir / f"{KraftyNetwork.name}.lock").unlink(missing_ok=True)
+    for name in (KraftyNetwork.name, "_devices"):  # the network's lock and the device lock
+        (lock_dir / f"{name}.lock").unlink(missing_ok=True)
     if not existed and lock_dir.exists() and not any(lock_dir.iterdir()):
         lock_dir.rmdir()
 

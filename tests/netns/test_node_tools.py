@@ -7,6 +7,7 @@ import json
 import pytest
 
 from krafty import naming
+from krafty.testing import new_container_id
 
 pytestmark = pytest.mark.cni_kernel("vrf")
 
@@ -96,4 +97,30 @@ def test_an_empty_reservation_a_killed_host_local_left_is_found_and_removed(cni_
     assert entry["problems"] == ["host-local reservation without a container ID (an IPAM ADD killed while writing it)"]
     gc = [krafty(cni_runtime), "gc", "--network", net.name, "--ipam-dir", str(net.data_dir)]
     assert f"removed host-local {net.name} 172.16.10.10" in cni_node.run(*gc).stdout
+    clean()
+
+
+def test_inspect_and_gc_keep_two_attachments_of_one_container_apart(cni_runtime, cni_node, cni_netns, net, clean):
+    """eth0 and net1 of one container on one network: two entries, each with its own devices and
+    its own host-local reservation (matched on the interface); once the pod is gone, gc removes
+    both sets."""
+    pod = cni_netns()
+    cid = new_container_id()
+    added = {ifname: cni_runtime.add(net.config(), pod, container_id=cid, ifname=ifname) for ifname in ("eth0", "net1")}
+    entries = {entry["ifname"]: entry for entry in inspect(cni_runtime, net)}
+    assert set(entries) == {"eth0", "net1"}, entries
+    for ifname, attachment in added.items():
+        bridge = attachment.result["interfaces"][0]["name"]
+        assert entries[ifname]["bridge"] == bridge, f"{ifname}: {entries[ifname]}"
+        assert entries[ifname]["allocations"] == [attachment.result["ips"][0]["address"].split("/")[0]], ifname
+        assert entries[ifname]["orphan"] is False, entries[ifname]["problems"]
+    assert entries["eth0"]["vrf"] != entries["net1"]["vrf"]
+
+    pod.remove()  # the runtime lost the pod: both veths went with it
+    done = cni_node.run(krafty(cni_runtime), "gc", "--ipam-dir", str(net.data_dir)).stdout
+    for entry in entries.values():
+        assert f"removed vrf {entry['vrf']}" in done, done
+    assert inspect(cni_runtime, net) == [], "gc left devices or allocations behind"
+    for attachment in added.values():
+        cni_runtime.forget(attachment)  # gc removed everything; nothing is left for a DEL
     clean()

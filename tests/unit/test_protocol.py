@@ -59,7 +59,6 @@ def test_version_lists_every_supported_version_without_reading_config():
         ({"CNI_CONTAINERID": None}, "CNI_CONTAINERID"),
         ({"CNI_CONTAINERID": "-abc"}, "CNI_CONTAINERID"),
         ({"CNI_CONTAINERID": "abc;rm -rf /"}, "CNI_CONTAINERID"),
-        ({"CNI_CONTAINERID": "a" * 129}, "CNI_CONTAINERID"),
         ({"CNI_IFNAME": None}, "CNI_IFNAME"),
         ({"CNI_IFNAME": "a" * 16}, "CNI_IFNAME"),
         ({"CNI_IFNAME": "ne/t1"}, "CNI_IFNAME"),
@@ -219,7 +218,7 @@ def test_a_nul_byte_in_the_netns_path_is_error_4():
         ({"CNI_COMMAND": "add"}, "CNI_COMMAND must be one of ADD, DEL, CHECK, VERSION, GC, STATUS", "'add'"),
         (
             {"CNI_CONTAINERID": "-" * 300},
-            "CNI_CONTAINERID must match [A-Za-z0-9][A-Za-z0-9_.-]* and be at most 128 characters",
+            "CNI_CONTAINERID must match [A-Za-z0-9][A-Za-z0-9_.-]*",
             repr("-" * 200),  # the value, cut at 200 characters
         ),
         ({"CNI_IFNAME": "/" * 300}, "CNI_IFNAME must be 1-15 bytes without '/', ':' or whitespace", repr("/" * 200)),
@@ -230,7 +229,9 @@ def test_environment_errors_quote_the_value(change, msg, details):
     assert (out["msg"], out["details"]) == (msg, details)
 
 
-@pytest.mark.parametrize(("variable", "value"), [("CNI_CONTAINERID", "a" * 128), ("CNI_IFNAME", "eXt-15-bytes-ok")])
+# The spec sets no length limit on container IDs; the owner record's limit is the verbs' to
+# check (tests/unit/test_container_id_length.py).
+@pytest.mark.parametrize(("variable", "value"), [("CNI_CONTAINERID", "a" * 1000), ("CNI_IFNAME", "eXt-15-bytes-ok")])
 def test_the_longest_allowed_values_are_accepted(variable, value):
     status, _, _ = call({**ENV, variable: value})
     assert status == 0
