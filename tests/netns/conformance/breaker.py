@@ -3,7 +3,10 @@
 
 Runs Debian's `bridge` (the first on CNI_PATH), except for what `BREAKER_BREAK` names (the
 environment reaches every call a runtime makes): a rule id, whose behaviour this wrapper then
-gets wrong in the smallest way. The pinned tests
+gets wrong in the smallest way. It speaks 1.1.0 as well, so that the rules of 1.1.0 can be
+broken too: a 1.1.0 request goes to bridge (which stops at 1.0.0) as 1.0.0 and its answer comes
+back as 1.1.0 (the two differ in nothing bridge uses), and GC and STATUS, which bridge lacks,
+are forwarded to the IPAM plugin when it speaks 1.1.0, as krafty does, and succeed otherwise. The pinned tests
 (tests/netns/test_conformance.py) judge it once per break and expect that rule to flip.
 """
 
@@ -27,9 +30,43 @@ def answer(obj: dict, status: int = 0) -> None:
     sys.exit(status)
 
 
-def run(data: bytes, env: dict) -> None:
-    """bridge with this stdin and environment; its answer passed through."""
-    sys.exit(subprocess.run([bridge()], input=data, env=env).returncode)
+VERSIONS = ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]
+
+
+def run(data: bytes, env: dict, version: str) -> None:
+    """bridge with this stdin and environment; its answer passed through (1.1.0: see above)."""
+    if version != "1.1.0":
+        sys.exit(subprocess.run([bridge()], input=data, env=env).returncode)
+    config = json.loads(data)
+    config["cniVersion"] = "1.0.0"
+    if isinstance(config.get("prevResult"), dict):
+        config["prevResult"] = {**config["prevResult"], "cniVersion": "1.0.0"}
+    done = subprocess.run([bridge()], input=json.dumps(config).encode(), env=env, stdout=subprocess.PIPE)
+    try:
+        out = json.loads(done.stdout)
+        out["cniVersion"] = version
+        sys.stdout.write(json.dumps(out))
+    except (ValueError, TypeError):
+        sys.stdout.buffer.write(done.stdout)
+    sys.exit(done.returncode)
+
+
+def gc_or_status(command: str, config: dict, data: bytes, env: dict, broken: str) -> None:
+    """GC and STATUS of 1.1.0, forwarded to an IPAM plugin that speaks 1.1.0."""
+    if (broken, command) in (("gc.keeps-valid", "GC"), ("status.ready", "STATUS")):
+        answer({"cniVersion": "1.1.0", "code": 50 if command == "STATUS" else 999, "msg": "broken"}, 1)
+    if (broken, command) in (("delegate.gc", "GC"), ("delegate.status", "STATUS")):
+        sys.exit(0)
+    ipam = (config.get("ipam") or {}).get("type", "")
+    for directory in env.get("CNI_PATH", "").split(":"):
+        path = os.path.join(directory, ipam)
+        if ipam and directory and os.path.isfile(path):
+            asked = subprocess.run([path], input=b'{"cniVersion": "1.1.0"}', env={**env, "CNI_COMMAND": "VERSION"},
+                                   capture_output=True)  # fmt: skip
+            if asked.returncode == 0 and "1.1.0" in json.loads(asked.stdout).get("supportedVersions", []):
+                sys.exit(subprocess.run([path], input=data, env=env).returncode)
+            break
+    sys.exit(0)
 
 
 def main() -> None:
@@ -55,7 +92,10 @@ def main() -> None:
         if broken == "version.answer":
             answer({"cniVersion": version})
         if broken == "version.echo":
-            answer({"cniVersion": "0.4.0", "supportedVersions": ["0.3.0", "0.3.1", "0.4.0", "1.0.0"]})
+            answer({"cniVersion": "0.4.0", "supportedVersions": VERSIONS})
+        answer({"cniVersion": version, "supportedVersions": VERSIONS})
+    if command in ("GC", "STATUS") and version == "1.1.0":
+        gc_or_status(command, config, data, env, broken)
     if broken == "env.required" and not env.get("CNI_IFNAME"):
         env["CNI_IFNAME"] = "eth0"
     if broken == "version.unsupported" and version not in ("0.3.0", "0.3.1", "0.4.0", "1.0.0"):
@@ -99,7 +139,7 @@ def main() -> None:
             answer({"cniVersion": version, "code": 102, "msg": "drift"}, 1)
         if broken in ("check.detects-missing", "delegate.check"):
             sys.exit(0)
-    run(data, env)
+    run(data, env, version)
 
 
 main()
