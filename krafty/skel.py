@@ -25,6 +25,7 @@ from krafty.types import (
     Invocation,
     Result,
 )
+from krafty.versions import asked_version
 
 log = logging.getLogger("krafty")
 
@@ -112,7 +113,7 @@ def run(
     tests replace the kernel-facing implementation.
     """
     if environ.get("CNI_COMMAND") == "VERSION":
-        json.dump({"cniVersion": SPEC_VERSION, "supportedVersions": list(SUPPORTED_VERSIONS)}, stdout)
+        json.dump({"cniVersion": asked_version(stdin.read()), "supportedVersions": list(SUPPORTED_VERSIONS)}, stdout)
         return 0
     with _logging_to(stderr or sys.stderr):
         return _handle(environ, stdin, stdout, verbs)

@@ -37,6 +37,23 @@ def test_version_answers_without_importing_anything_heavy():
     assert loaded == ["krafty", "krafty.entry", "krafty.versions"], f"VERSION imported {loaded}"
 
 
+@pytest.mark.parametrize(
+    ("stdin", "answered"),
+    [
+        ('{"cniVersion": "1.0.0"}', "1.0.0"),  # SPEC.md, VERSION Success: "the value of cniVersion specified on input"
+        ('{ "cniVersion" : "0.4.0" }', "0.4.0"),
+        ('{"cniVersion":"9.9.9"}', "9.9.9"),  # what it was asked, even a version it does not list
+        ("", "1.1.0"),  # no input (0.3.1 and 0.4.0 gave VERSION none): the newest
+        ('{"cniVersion": "1.0.0\\" }', "1.1.0"),  # not digits and dots: never echoed
+        ('{"cniVersion": 1}', "1.1.0"),
+        ("not json", "1.1.0"),
+    ],
+)
+def test_version_answers_with_the_cni_version_it_was_asked(stdin, answered):
+    answer, _ = run_entry("VERSION", stdin, "")
+    assert json.loads(answer)["cniVersion"] == answered
+
+
 def test_status_without_ipam_never_imports_pyroute2():
     conf = {"cniVersion": "1.1.0", "name": "n", "type": "krafty", "subnet": "10.1.0.0/24", "gateway": "10.1.0.1"}
     answer, loaded = run_entry("STATUS", json.dumps({**conf, "podIP": "10.1.0.5"}), "pyroute2 asyncio")

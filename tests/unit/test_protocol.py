@@ -45,6 +45,11 @@ def call(env=None, conf=None, raw=None, verbs=FAKE_VERBS):
     return status, (json.loads(out) if out else None), stderr.getvalue()
 
 
+def test_version_answers_with_the_asked_version_in_process_too():
+    status, out, _ = call({"CNI_COMMAND": "VERSION"}, raw=b'{"cniVersion": "0.4.0"}')
+    assert (status, out["cniVersion"]) == (0, "0.4.0")
+
+
 def test_version_lists_every_supported_version_without_reading_config():
     status, out, _ = call({"CNI_COMMAND": "VERSION"}, raw=b"not even json")
     assert status == 0
