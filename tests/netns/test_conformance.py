@@ -45,7 +45,7 @@ REFERENCE = {
         {"chained"},
         {
             **COMMON,
-            **LEAVES,
+            "del.no-netns": WARN,
             "del.idempotent": FAIL,
             "del.unknown": FAIL,
             "check.after-add": ERROR,
