@@ -10,19 +10,9 @@ import pytest
 
 from krafty import config, plugin
 from krafty.types import INVALID_ENVIRONMENT, CniError, Invocation
+from tests.unit.test_protocol import CONF as PROTOCOL_CONF
 
-CONF = config.parse(
-    json.dumps(
-        {
-            "cniVersion": "1.1.0",
-            "name": "krafty",
-            "type": "krafty",
-            "subnet": "172.16.10.0/24",
-            "gateway": "172.16.10.1",
-            "podIP": "172.16.10.7",
-        }
-    ).encode()
-)
+CONF = config.parse(json.dumps(PROTOCOL_CONF).encode())
 
 
 class KernelTouched(Exception):
