@@ -17,7 +17,7 @@ import pytest
 
 from krafty.testing import kernel
 from krafty.testing.clean import CleanChecker
-from krafty.testing.conformance import pytest_plugin as conformance
+from krafty.testing.conformance import options as conformance_options
 from krafty.testing.kill import kill_at
 from krafty.testing.mounts import DEFAULT_PATHS, PrivateMounts
 from krafty.testing.netns import Netns
@@ -72,7 +72,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=300,
         help="seconds a plugin call may take (default 300)",  # pragma: no mutate
     )
-    conformance.add_options(group)
+    conformance_options.add_options(group)
     group.addoption("--cni-report-to", default=None, help=argparse.SUPPRESS)  # set by the VM relay
     group.addoption(
         "--cni-kind-plugin",
@@ -122,7 +122,9 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(kernel.ReportWriter(config, Path(report_to)), "cni-report-writer")
     config.stash[RELAY] = None
     if config.getoption("cni_conformance"):
-        config.pluginmanager.register(conformance.Conformance(config), "cni-conformance")
+        from krafty.testing.conformance.pytest_plugin import Conformance
+
+        config.pluginmanager.register(Conformance(config), "cni-conformance")
 
 
 @pytest.hookimpl(trylast=True)

@@ -5,14 +5,22 @@
 `concurrency`, registered in `rules.RULES` under stable ids; docs/conformance.md lists them.
 """
 
-# The rule modules register their rules on import, in the order the reports list them.
-from krafty.testing.conformance import protocol  # noqa: F401, I001
-from krafty.testing.conformance import lifecycle  # noqa: F401
-from krafty.testing.conformance import delegation  # noqa: F401
-from krafty.testing.conformance import concurrency  # noqa: F401
-from krafty.testing.conformance.case import Case, Subject
-from krafty.testing.conformance.rules import RULES, Broken, NotApplicable, Rule, Unchecked, all_rules
-from krafty.testing.conformance.runner import Verdict, judge, judge_all
+import importlib
+from typing import Any
+
+_HOME = {
+    "Case": "case",
+    "Subject": "case",
+    "RULES": "rules",
+    "Broken": "rules",
+    "NotApplicable": "rules",
+    "Rule": "rules",
+    "Unchecked": "rules",
+    "all_rules": "rules",
+    "Verdict": "runner",
+    "judge": "runner",
+    "judge_all": "runner",
+}
 
 __all__ = [
     "RULES",
@@ -27,3 +35,14 @@ __all__ = [
     "judge",
     "judge_all",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Loaded on first use (PEP 562): importing the package, as the pytest plugin does for its
+    options, costs nothing; the rules are all registered before any of these is handed out."""
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from krafty.testing.conformance.rules import load_rules
+
+    load_rules()
+    return getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)

@@ -19,58 +19,6 @@ from krafty.testing.runtime import CniExecError
 
 SUITE = Path(__file__).with_name("suite.py")
 VERDICTS = pytest.StashKey[list[Verdict]]()
-SUBJECT = pytest.StashKey[Subject]()
-
-
-def add_options(group: pytest.OptionGroup) -> None:
-    group.addoption(
-        "--cni-conformance",
-        metavar="CONFIG",
-        default=None,
-        help="run the CNI conformance suite on the plugin of this network config (instead of the collected tests)",
-    )
-    group.addoption(
-        "--cni-conformance-plugin",
-        metavar="TYPE",
-        default=None,
-        help="the plugin of the list to judge (default: the last)",  # pragma: no mutate
-    )
-    group.addoption(
-        "--cni-conformance-parent",
-        metavar="DEVICE",
-        default=None,
-        help="make this device in every node first (the master of macvlan, ipvlan, vlan)",  # pragma: no mutate
-    )
-    group.addoption(
-        "--cni-conformance-single",
-        action="store_true",
-        help="the config serves one attachment at a time (host-device): no rule that needs two",  # pragma: no mutate
-    )
-    group.addoption(
-        "--cni-conformance-private",
-        action="append",
-        default=[],
-        metavar="DIR",
-        help="where the plugin keeps files on the node, for the clean check (repeatable)",  # pragma: no mutate
-    )
-    group.addoption(
-        "--cni-conformance-version",
-        action="append",
-        default=[],
-        metavar="VERSION",
-        help="judge only these versions (repeatable; default: every version the plugins list)",  # pragma: no mutate
-    )
-    group.addoption(
-        "--cni-conformance-strict",
-        action="store_true",
-        help="a broken SHOULD fails its test too",  # pragma: no mutate
-    )
-    group.addoption(
-        "--cni-conformance-report",
-        metavar="PATH",
-        default="cni-conformance",
-        help="write PATH.json and PATH.md (default: cni-conformance)",  # pragma: no mutate
-    )
 
 
 class Conformance:
@@ -81,31 +29,25 @@ class Conformance:
         config.args = [str(SUITE)]  # the suite replaces whatever would have been collected
         config.stash[VERDICTS] = []
         self._classified = False
+        from krafty.testing.plugin import _search_path
+
         try:
-            self.subject()
+            self.subject = Subject.from_file(
+                config.getoption("cni_conformance"),
+                _search_path(config),
+                plugin=config.getoption("cni_conformance_plugin"),
+                parent=config.getoption("cni_conformance_parent"),
+                one_at_a_time=config.getoption("cni_conformance_single"),
+                private=config.getoption("cni_conformance_private"),
+                timeout=config.getoption("cni_timeout"),
+            )
         except Exception as err:  # noqa: BLE001 - one clear line instead of a traceback
             raise pytest.UsageError(f"--cni-conformance: {err}") from None
-
-    def subject(self) -> Subject:
-        if SUBJECT not in self.config.stash:
-            from krafty.testing.plugin import _search_path
-
-            subject = Subject.from_file(
-                self.config.getoption("cni_conformance"),
-                _search_path(self.config),
-                plugin=self.config.getoption("cni_conformance_plugin"),
-                parent=self.config.getoption("cni_conformance_parent"),
-                one_at_a_time=self.config.getoption("cni_conformance_single"),
-                private=self.config.getoption("cni_conformance_private"),
-                timeout=self.config.getoption("cni_timeout"),
-            )
-            self.config.stash[SUBJECT] = subject
-        return self.config.stash[SUBJECT]
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
         if "conformance_rule" not in metafunc.fixturenames:
             return
-        versions = self.subject().versions
+        versions = self.subject.versions
         wanted = self.config.getoption("cni_conformance_version")
         versions = [v for v in versions if not wanted or v in wanted]
         pairs = [(r.id, v) for r in all_rules() for v in versions]
@@ -113,14 +55,13 @@ class Conformance:
 
     def classified(self) -> Subject:
         """The plugin under test, its kinds found by a first ADD (once per session)."""
-        subject = self.subject()
         if not self._classified:
             try:
-                subject.classify()
+                self.subject.classify()
             except CniExecError as err:
                 pytest.exit(f"--cni-conformance: {err}", returncode=pytest.ExitCode.USAGE_ERROR)
             self._classified = True
-        return subject
+        return self.subject
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         verdicts = self.config.stash[VERDICTS]
@@ -128,7 +69,7 @@ class Conformance:
             return
         terminalreporter.section("CNI conformance")
         terminalreporter.write_line(report.table(verdicts))
-        written = report.write(Path(self.config.getoption("cni_conformance_report")), self.subject(), verdicts)
+        written = report.write(Path(self.config.getoption("cni_conformance_report")), self.subject, verdicts)
         terminalreporter.write_line("report: " + ", ".join(map(str, written)))
 
 

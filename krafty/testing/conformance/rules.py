@@ -75,6 +75,15 @@ def rule(
     return register
 
 
+def load_rules() -> None:
+    """Import each module of rules, which registers its own; import order = report order."""
+    from krafty.testing.conformance import protocol  # noqa: F401, I001
+    from krafty.testing.conformance import lifecycle  # noqa: F401
+    from krafty.testing.conformance import delegation  # noqa: F401
+    from krafty.testing.conformance import concurrency  # noqa: F401
+
+
 def all_rules() -> list[Rule]:
-    """Every rule (the package's __init__ imports each module of rules, which registers its own)."""
+    """Every rule."""
+    load_rules()
     return list(RULES.values())
