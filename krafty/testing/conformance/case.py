@@ -118,7 +118,8 @@ class Subject:
         """Where plugins keep state on the host: libcni's defaults and the IPAM `dataDir`s."""
         paths = [*DEFAULT_PATHS, *(p for p in self.private if p not in DEFAULT_PATHS)]
         for plugin in self.config["plugins"]:
-            data_dir = (plugin.get("ipam") or {}).get("dataDir") if isinstance(plugin.get("ipam"), dict) else None
+            ipam = plugin.get("ipam")
+            data_dir = ipam.get("dataDir") if isinstance(ipam, dict) else None
             if isinstance(data_dir, str) and data_dir.startswith("/") and data_dir not in paths:
                 paths.append(data_dir)
         return paths

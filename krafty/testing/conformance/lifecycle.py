@@ -22,6 +22,17 @@ def _attach(case: Case, what: str, *, judged: bool = False, **options: Any) -> A
         raise (blame(case.plugin, err, what) if judged else Unchecked(f"{what}: {err}")) from None
 
 
+def _delete_each(case: Case, attachment: Attachment, prev_result: dict[str, Any] | None, what: str) -> None:
+    """DEL of every plugin of the list in reverse order, unchecked by the runtime, each of which
+    must succeed silently: the runtime's own DEL would stop at the first failure or use its cache."""
+    for plugin in reversed(case.config["plugins"]):
+        conf = plugin_config(case.config, plugin, prev_result)
+        output = case.runtime.call(
+            "DEL", conf, container_id=attachment.container_id, netns=attachment.netns_path, ifname=attachment.ifname
+        )
+        success(output, f"{plugin['type']} {what}", empty=True)
+
+
 @rule(
     "add.result",
     "§2 ADD; §5 ADD Success",
@@ -80,15 +91,9 @@ def add_existing_ifname(case: Case) -> None:
 def del_idempotent(case: Case) -> None:
     attachment = _attach(case, "ADD")
     case.runtime.delete(attachment)
-    for prev in (attachment.result, None):
-        if prev is not None and not has_check(case.version):
-            continue  # DEL has no prevResult before 0.4.0
-        for plugin in reversed(case.config["plugins"]):
-            conf = plugin_config(case.config, plugin, prev)
-            output = case.runtime.call(
-                "DEL", conf, container_id=attachment.container_id, netns=attachment.netns_path, ifname="eth0"
-            )
-            success(output, f"{plugin['type']} DEL again {'with' if prev else 'without'} prevResult", empty=True)
+    if has_check(case.version):  # DEL has no prevResult before 0.4.0
+        _delete_each(case, attachment, attachment.result, "DEL again with prevResult")
+    _delete_each(case, attachment, None, "DEL again without prevResult")
 
 
 @rule(
@@ -144,12 +149,7 @@ def del_no_netns(case: Case) -> None:
 )
 def del_no_prevresult(case: Case) -> None:
     attachment = _attach(case, "ADD")
-    for plugin in reversed(case.config["plugins"]):
-        conf = plugin_config(case.config, plugin, None)
-        output = case.runtime.call(
-            "DEL", conf, container_id=attachment.container_id, netns=attachment.netns_path, ifname="eth0"
-        )
-        success(output, f"{plugin['type']} DEL without prevResult", empty=True)
+    _delete_each(case, attachment, None, "DEL without prevResult")
     case.runtime.forget(attachment)
     clean(case.leftovers(), "after DEL without prevResult")
 

@@ -10,6 +10,7 @@ from krafty.testing.conformance.expect import error_code, failure, shown
 from krafty.testing.conformance.rules import MUST, SHOULD, Broken, rule
 from krafty.testing.runtime import CallOutput
 from krafty.testing.versions import has_check
+from krafty.types import version_violations
 
 GROUP = "protocol"
 
@@ -24,12 +25,10 @@ GROUP = "protocol"
 def version_answer(case: Case) -> None:
     output = case.runtime.call("VERSION", {"cniVersion": case.version}, plugin=case.plugin)
     answer = _json_object(output, "VERSION")
-    supported = answer.get("supportedVersions")
-    if not isinstance(answer.get("cniVersion"), str):
-        raise Broken(f"VERSION: cniVersion must be a string ({shown(output)})")
-    if not isinstance(supported, list) or not supported or not all(isinstance(v, str) for v in supported):
-        raise Broken(f"VERSION: supportedVersions must be a non-empty list of strings ({shown(output)})")
-    if case.version not in supported:
+    broken = version_violations(answer)
+    if broken:
+        raise Broken(f"{'; '.join(broken)} ({shown(output)})")
+    if case.version not in answer["supportedVersions"]:
         raise Broken(f"VERSION asked at {case.version} does not list it ({shown(output)})")
 
 

@@ -46,9 +46,9 @@ def judge(subject: Subject, rule: Rule, version: str, *, strict: bool = False) -
     except Unchecked as err:
         outcome, evidence = ERROR, f"not judged: {err}"
     except (CniCallError, CniSpecViolation) as err:
-        verdict = blame(subject.plugin, err, "")
+        verdict = blame(subject.plugin, err, "not judged")
         if isinstance(verdict, Unchecked):
-            outcome, evidence = ERROR, f"not judged{verdict}"
+            outcome, evidence = ERROR, str(verdict)
         else:
             outcome, evidence = (FAIL if rule.level == MUST or strict else WARN), str(err)
     except Broken as err:
