@@ -13,7 +13,6 @@ import signal
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 from krafty.testing.netns import Netns
@@ -21,6 +20,7 @@ from krafty.testing.runtime import (
     Attachment,
     Runtime,
     cni_args,
+    group_members,
     kill_group,
     network_list,
     new_attachment,
@@ -114,14 +114,5 @@ def _wait_for_group(pgid: int, deadline: float) -> None:
 
 
 def group_running(pgid: int) -> bool:
-    """Whether a process of the group still runs. A zombie has finished: where init reaps
-    orphans late or never (a container without an init), the group's exited children linger
-    as zombies, and kill(-pgid, 0) would still find them."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            state, _ppid, group = stat.read_text().rsplit(")", 1)[1].split()[:3]
-        except OSError:
-            continue  # gone while we looked
-        if int(group) == pgid and state not in ("Z", "X"):
-            return True
-    return False
+    """Whether a process of the group still runs (zombies do not: runtime.group_members)."""
+    return bool(group_members(pgid))

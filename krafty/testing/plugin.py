@@ -21,7 +21,7 @@ from krafty.testing.conformance import options as conformance_options
 from krafty.testing.kill import kill_at
 from krafty.testing.mounts import DEFAULT_PATHS, PrivateMounts
 from krafty.testing.netns import Netns
-from krafty.testing.runtime import DEFAULT_CNI_PATH, Attachment, Runtime
+from krafty.testing.runtime import DEFAULT_CNI_PATH, DEFAULT_TIMEOUT, Attachment, Runtime
 
 RELAYED = pytest.StashKey[set]()
 UNRUNNABLE = pytest.StashKey[dict]()
@@ -69,8 +69,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--cni-timeout",
         type=float,
-        default=300,
-        help="seconds a plugin call may take (default 300)",  # pragma: no mutate
+        default=DEFAULT_TIMEOUT,
+        help=f"seconds a plugin call may take (default {DEFAULT_TIMEOUT:g})",  # pragma: no mutate
     )
     conformance_options.add_options(group)
     group.addoption("--cni-report-to", default=None, help=argparse.SUPPRESS)  # set by the VM relay

@@ -35,6 +35,9 @@ from krafty.testing.versions import has_check, has_gc, has_status
 from krafty.types import SPEC_VERSION, error_violations, result_violations, version_violations
 
 DEFAULT_CNI_PATH = ("/opt/cni/bin", "/usr/lib/cni")
+# Seconds a plugin call may take. Generous: in a TCG VM one Python plugin call costs seconds,
+# and a concurrency test runs eight of them at once beside the other tests.
+DEFAULT_TIMEOUT = 300.0
 CACHE_KIND = "cniCacheV1"
 Env = Mapping[str, str | None]
 
@@ -91,11 +94,18 @@ class CniTimeout(Exception):
 
     attachment: Attachment | None = None
 
-    def __init__(self, plugin: str, command: str, seconds: float) -> None:
-        super().__init__(f"{plugin} {command} did not finish within {seconds:g} s: its process group was killed")
+    def __init__(
+        self, plugin: str, command: str, seconds: float, running: Sequence[str] = (), stderr: str = ""
+    ) -> None:
+        message = f"{plugin} {command} did not finish within {seconds:g} s: its process group was killed"
+        message += "".join(f"\n  still running: {process}" for process in running)
+        message += f"\n  its stderr until then:\n{stderr.rstrip()}" if stderr.strip() else ""
+        super().__init__(message)
         self.plugin = plugin
         self.command = command
         self.seconds = seconds
+        self.running = list(running)  # pid, command line and kernel wait of each process of its group
+        self.stderr = stderr
 
 
 class CniRuntimeError(Exception):
@@ -248,6 +258,32 @@ def start(argv: list[str], env: Mapping[str, str], stdout: IO[bytes], stderr: IO
     return subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=stdout, stderr=stderr, env=env, start_new_session=True)
 
 
+def group_members(pgid: int) -> list[Path]:
+    """The /proc directories of the group's processes that still run. A zombie has finished:
+    where init reaps orphans late or never (a container without an init), the group's exited
+    children linger as zombies, and kill(-pgid, 0) would still find them."""
+    members = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            state, _ppid, group = (proc / "stat").read_text().rsplit(")", 1)[1].split()[:3]
+        except OSError:
+            continue  # gone while we looked
+        if int(group) == pgid and state not in ("Z", "X"):
+            members.append(proc)
+    return members
+
+
+def doing(proc: Path) -> str:
+    """What a process is: its pid and command line, and the kernel function it waits in (a
+    lock, a pipe, a child, or none while it runs), so that a timeout says where it hung."""
+    try:
+        argv = (proc / "cmdline").read_bytes().rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")
+        wchan = (proc / "wchan").read_text()
+    except OSError:
+        return f"{proc.name} (gone)"
+    return f"{proc.name} `{argv}` " + (f"waiting in {wchan}" if wchan not in ("", "0") else "running")
+
+
 def kill_group(pgid: int) -> None:
     """SIGKILL a plugin's whole process group (nothing to do when it is already gone)."""
     with contextlib.suppress(ProcessLookupError):
@@ -268,7 +304,7 @@ class Runtime:
         cache_dir: Path,
         *,
         plugin_dir: Path | None = None,
-        timeout: float = 300,
+        timeout: float = DEFAULT_TIMEOUT,
         mounts: PrivateMounts | None = None,
     ) -> None:
         self.node = node
@@ -380,9 +416,12 @@ class Runtime:
             try:
                 proc.communicate(raw, timeout=self.timeout)
             except subprocess.TimeoutExpired:
+                running = [doing(member) for member in group_members(proc.pid)]
                 kill_group(proc.pid)
                 proc.communicate()
-                raise CniTimeout(plugin, command, self.timeout) from None
+                err.seek(0)
+                stderr = err.read().decode(errors="replace")
+                raise CniTimeout(plugin, command, self.timeout, running, stderr) from None
             out.seek(0)
             err.seek(0)
             stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")

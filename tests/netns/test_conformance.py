@@ -172,10 +172,15 @@ KRAFTY_CASES = [(r.id, "1.1.0") for r in all_rules()] + [("version.echo", "1.0.0
 
 
 @pytest.fixture(scope="module")
-def krafty(tmp_path_factory) -> Subject:
+def krafty(tmp_path_factory, pytestconfig) -> Subject:
     bin_dir = tmp_path_factory.mktemp("krafty-bin")
     (bin_dir / "krafty").symlink_to(Path(sys.executable).with_name("krafty"))
-    plugin = Subject.from_file(CONFIGS / "krafty.json", [str(bin_dir), *DEBIAN], private=["/run/krafty"])
+    plugin = Subject.from_file(
+        CONFIGS / "krafty.json",
+        [str(bin_dir), *DEBIAN],
+        private=["/run/krafty"],
+        timeout=pytestconfig.getoption("cni_timeout"),  # eight parallel ADDs in a TCG VM take a while
+    )
     assert plugin.classify() == {"interface", "delegating"}
     assert plugin.versions == ["0.3.1", "0.4.0", "1.0.0", "1.1.0"]
     return plugin

@@ -15,7 +15,7 @@ import pytest
 
 from krafty.testing.conformance import RULES, all_rules, judge
 from krafty.testing.conformance import report as reports
-from krafty.testing.conformance.case import _not_from, leftover_key
+from krafty.testing.conformance.case import Subject, _not_from, leftover_key
 from krafty.testing.conformance.expect import blame, clean, error_code, failure, success
 from krafty.testing.conformance.rules import Broken, Unchecked, rule
 from krafty.testing.conformance.runner import Verdict
@@ -228,6 +228,17 @@ def test_the_spy_answers_version_gc_and_status_itself_and_fails_when_told(spy, t
 
 
 # --- the front ends -----------------------------------------------------------------------------
+
+
+def test_a_subject_waits_for_its_plugin_as_long_as_the_harness_does(tmp_path):
+    """docs/harness/README.md: a plugin call may take 300 s unless told otherwise. In a TCG VM
+    eight parallel ADDs of a Python plugin took over 60 s, the suite's wait until then."""
+    stub = tmp_path / "stub"
+    stub.write_text('#!/bin/sh\necho \'{"cniVersion": "1.1.0", "supportedVersions": ["1.1.0"]}\'\n')
+    stub.chmod(0o755)
+    subject = Subject({"cniVersion": "1.1.0", "name": "n", "type": "stub"}, [tmp_path])
+    assert subject.versions == ["1.1.0"]
+    assert subject.timeout == 300
 
 
 def test_a_plugin_not_on_the_path_is_one_usage_line(pytester, tmp_path):

@@ -50,6 +50,7 @@ STUB = textwrap.dedent(
     if cmd in conf.get("slow-on", []):
         child = subprocess.Popen(["sleep", "60"])
         open({log!r} + ".child", "w").write(str(child.pid))
+        print("slow on purpose", file=sys.stderr, flush=True)
         time.sleep(conf.get("sleep", 60))
     if cmd in conf.get("say-on", []):
         print(conf["say"])
@@ -419,11 +420,17 @@ def alive(pid: int) -> bool:
 def test_a_timeout_names_plugin_verb_and_seconds_and_kills_the_process_group(runtime):
     runtime.timeout = 1.5
     started = time.monotonic()
-    with pytest.raises(CniTimeout, match=r"^a ADD did not finish within 1.5 s: its process group was killed$") as late:
+    with pytest.raises(CniTimeout, match=r"^a ADD did not finish within 1.5 s: its process group was killed\n") as late:
         runtime.add({"cniVersion": "1.0.0", "name": "n", "type": "a", "slow-on": ["ADD"]}, NETNS)
     assert time.monotonic() - started < 10
     assert (late.value.plugin, late.value.command, late.value.seconds) == ("a", "ADD", 1.5)
     child = int(Path(f"{runtime.log}.child").read_text())
+    # What was still running when time ran out, and what the plugin had said: where it hung.
+    assert [line for line in late.value.running if line.startswith(f"{child} `sleep 60` waiting in ")]
+    assert len(late.value.running) == 2, late.value.running  # the plugin and its child
+    assert late.value.stderr == "slow on purpose\n"
+    assert f"\n  still running: {child} `sleep 60` waiting in " in str(late.value)
+    assert str(late.value).endswith("\n  its stderr until then:\nslow on purpose")
     deadline = time.monotonic() + 5
     while alive(child) and time.monotonic() < deadline:
         time.sleep(0.05)

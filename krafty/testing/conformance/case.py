@@ -23,6 +23,7 @@ from krafty.testing.conformance.spy import Spy
 from krafty.testing.mounts import DEFAULT_PATHS, PrivateMounts
 from krafty.testing.netns import Netns
 from krafty.testing.runtime import (
+    DEFAULT_TIMEOUT,
     Attachment,
     CallOutput,
     CniCallError,
@@ -64,7 +65,7 @@ class Subject:
         parent: str | None = None,
         one_at_a_time: bool = False,
         private: Sequence[str] = (),
-        timeout: float = 60,
+        timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self.config = network_list(config)
         self.cni_path = [str(p) for p in cni_path]
