@@ -15,11 +15,12 @@ import pytest
 
 from krafty.testing.conformance import RULES, all_rules, judge
 from krafty.testing.conformance import report as reports
-from krafty.testing.conformance.case import Subject, _not_from, leftover_key
+from krafty.testing.conformance.case import Case, Subject, _not_from, leftover_key
 from krafty.testing.conformance.expect import blame, clean, error_code, failure, success
 from krafty.testing.conformance.rules import Broken, Unchecked, rule
 from krafty.testing.conformance.runner import Verdict
 from krafty.testing.conformance.spy import Spy
+from krafty.testing.netns import NetnsError
 from krafty.testing.runtime import CallOutput, CniCallError
 
 pytest_plugins = ("pytester",)
@@ -239,6 +240,35 @@ def test_a_subject_waits_for_its_plugin_as_long_as_the_harness_does(tmp_path):
     subject = Subject({"cniVersion": "1.1.0", "name": "n", "type": "stub"}, [tmp_path])
     assert subject.versions == ["1.1.0"]
     assert subject.timeout == 300
+
+
+def test_a_case_ends_its_mounts_first_and_says_which_namespace_stayed(tmp_path):
+    """A namespace left behind stays on the node for good: closing a case reports it, after
+    removing everything else, and ends the private mounts (which hold copies of the pods'
+    namespace mounts) before it removes any namespace."""
+    done = []
+
+    class Stub:
+        def __init__(self, name, fails=False):
+            self.name, self.fails = name, fails
+
+        def remove(self):
+            done.append(f"remove {self.name}")
+            if self.fails:
+                raise NetnsError(f"ip netns delete {self.name}: Device or resource busy")
+
+        def stop(self):
+            done.append("stop mounts")
+
+    case = Case.__new__(Case)
+    case.pods, case.node, case.mounts = [Stub("pod1"), Stub("pod2", fails=True)], Stub("node"), Stub("mounts")
+    case.work = tmp_path / "work"
+    case.work.mkdir()
+    case.delete_all = lambda: done.append("delete all")
+    with pytest.raises(NetnsError, match=r"^ip netns delete pod2: Device or resource busy$"):
+        case.close()
+    assert done == ["delete all", "stop mounts", "remove pod2", "remove pod1", "remove node"]
+    assert not case.work.exists()
 
 
 def test_a_plugin_not_on_the_path_is_one_usage_line(pytester, tmp_path):

@@ -7,7 +7,6 @@ rule sees what another left, and nothing is left on the machine when the case cl
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import shutil
@@ -21,7 +20,7 @@ from krafty.testing.clean import CleanChecker
 from krafty.testing.conformance.rules import CHAINED, DELEGATING, INTERFACE, IPAM, NotApplicable
 from krafty.testing.conformance.spy import Spy
 from krafty.testing.mounts import DEFAULT_PATHS, PrivateMounts
-from krafty.testing.netns import Netns
+from krafty.testing.netns import Netns, NetnsError
 from krafty.testing.runtime import (
     DEFAULT_TIMEOUT,
     Attachment,
@@ -300,15 +299,21 @@ class Case:
         return failures
 
     def close(self) -> None:
-        """DEL what is left, remove the namespaces, end the private mounts, remove the work dir."""
+        """DEL what is left, end the private mounts, remove the namespaces and the work dir.
+        A namespace that cannot be removed is an error: it would stay on the node for good."""
+        failures = []
         try:
             self.delete_all()
         finally:
+            self.mounts.stop()  # first: its mount namespace holds copies of the pods' /run/netns mounts
             for ns in [*reversed(self.pods), self.node]:
-                with contextlib.suppress(Exception):  # a namespace that stays is seen by the next baseline
+                try:
                     ns.remove()
-            self.mounts.stop()
+                except NetnsError as err:
+                    failures.append(str(err))
             shutil.rmtree(self.work, ignore_errors=True)
+        if failures:
+            raise NetnsError("; ".join(failures))
 
 
 def leftover_key(line: str) -> str:
