@@ -3,17 +3,23 @@ PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || command -
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv demo bench test unit netns lint mutate clean
+.PHONY: system-packages venv demo bench test unit netns lint mutate clean
+
+# The Debian/Ubuntu packages the targets below need, installed when missing (root);
+# `SYSTEM_PACKAGES=:` skips the check on another distribution.
+SYSTEM_PACKAGES ?= scripts/system-packages
+system-packages:
+	@$(SYSTEM_PACKAGES)
 
 venv: $(VENV)/.installed
 
-$(BIN)/python:
+$(BIN)/python: | system-packages
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
 # A regular (not editable) install: an editable one costs every plugin call ~12 ms in site.
 # The e2e extra too: the unit layer runs the lab's orchestration against stand-in tools.
-$(VENV)/.installed: pyproject.toml $(wildcard krafty/*.py krafty/testing/*.py krafty/testing/conformance/*.py krafty/testing/kind/*.py) | $(BIN)/python
+$(VENV)/.installed: pyproject.toml $(wildcard krafty/*.py krafty/testing/*.py krafty/testing/conformance/*.py krafty/testing/kind/*.py) | system-packages $(BIN)/python
 	$(BIN)/pip install --quiet '.[test,lint,e2e]'
 	touch $@
 
@@ -72,7 +78,7 @@ LINT_DEPS ?= venv
 lint: $(LINT_DEPS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/shellcheck .ci/*
+	$(BIN)/shellcheck .ci/* scripts/*
 	$(MAKE) --no-print-directory -s -n -B $(SHELL_TARGETS) | $(BIN)/shellcheck --shell=sh -
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(BIN)/actionlint -shellcheck $(abspath $(BIN))/shellcheck
