@@ -102,12 +102,10 @@ def lacks(features: tuple[str, ...] | list[str]) -> str:
 
 
 def vm_unavailable() -> str | None:
-    """Why no VM can be built here, or None (the initramfs copies /bin/busybox itself)."""
-    if shutil.which("qemu-system-x86_64") is None:
-        return "qemu-system-x86_64 is missing (install qemu-system-x86)"
-    if not Path("/bin/busybox").exists():
-        return "/bin/busybox is missing (install busybox-static)"
-    return None
+    """Why no VM can be built here, or None."""
+    from krafty.testing.vm import missing_tools
+
+    return missing_tools()
 
 
 class ReportWriter:

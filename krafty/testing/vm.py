@@ -103,6 +103,24 @@ class NoKernel(RuntimeError):
     """No kernel to boot: one line saying what is missing and what to do, for the caller to print."""
 
 
+class MissingTools(NoKernel):
+    """A host tool the VM needs is missing: one line naming each, and its Debian package."""
+
+
+BUSYBOX = "/bin/busybox"  # static: the initramfs holds a copy of it
+
+
+def missing_tools() -> str | None:
+    """Why the VM cannot be built or booted here (checked before anything is downloaded), or None.
+    apt finds the kernel (NoKernel says what to do without it); zstd is asked for only by
+    modules that need it."""
+    tools = {QEMU[0]: "qemu-system-x86", BUSYBOX: "busybox-static", "depmod": "kmod", "modprobe": "kmod"}
+    missing = {tool: package for tool, package in tools.items() if not shutil.which(tool)}
+    if not missing:
+        return None
+    return f"missing {', '.join(missing)}: install {' '.join(dict.fromkeys(missing.values()))}"
+
+
 @dataclasses.dataclass(frozen=True)
 class Image:
     """The cached boot files; modules_dir is bind-mounted at /lib/modules/<kver> in the guest."""
@@ -172,6 +190,8 @@ def _module_bytes(path: Path) -> bytes:
     if path.suffix == ".xz":
         return lzma.decompress(path.read_bytes())
     if path.suffix == ".zst":
+        if not shutil.which("zstd"):
+            raise MissingTools(f"missing zstd to unpack {path.name}: install zstd")
         return subprocess.run(["zstd", "-dc", path], capture_output=True, check=True).stdout
     return path.read_bytes()
 
@@ -220,7 +240,7 @@ def _build_initrd(image: Image, root: Path) -> None:
         ("dev/console", 0o020600, b"5:1"),
         ("init", 0o100755, INIT.encode()),
         ("sbin/modprobe-chroot", 0o100755, MODPROBE.encode()),
-        ("bin/busybox", 0o100755, Path("/bin/busybox").read_bytes()),
+        ("bin/busybox", 0o100755, Path(BUSYBOX).read_bytes()),
     ]
     entries += [(f"mods/{i:02}.ko", 0o100644, _module_bytes(ko)) for i, ko in enumerate(kos)]
     partial = image.initrd.with_suffix(".partial")
@@ -233,6 +253,8 @@ def prepare(cache_dir: Path | None = None) -> Image:
 
     The initramfs is keyed by a hash of the init script, so editing it rebuilds it.
     """
+    if why := missing_tools():
+        raise MissingTools(why)
     if cache_dir is None:
         xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
         cache_dir = Path(xdg) / "krafty/vm"

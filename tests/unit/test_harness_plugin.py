@@ -47,11 +47,3 @@ def test_the_docs_example_is_the_file_that_runs_in_ci():
     tastes = re.findall(r"```python\n(.*?)```\n", readme, re.S)
     assert len(tastes) == 1
     assert tastes[0] in example, "the README's taste is not a verbatim run of lines of the example"
-
-
-def test_a_missing_qemu_is_named_whatever_else_is_there(monkeypatch, tmp_path):
-    """Where no VM can run, the cni_kernel tests skip (or fail in CI) with this reason."""
-    from krafty.testing.kernel import vm_unavailable
-
-    monkeypatch.setenv("PATH", str(tmp_path))
-    assert vm_unavailable() == "qemu-system-x86_64 is missing (install qemu-system-x86)"

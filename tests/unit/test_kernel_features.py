@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from _pytest.outcomes import Failed, Skipped
 
-from krafty.testing import kernel, plugin
+from krafty.testing import kernel, plugin, vm
 
 # The built-in features and the modules the VM loads for each, as the docs promise them.
 BUILT_IN = {
@@ -30,7 +30,7 @@ BUILT_IN = {
     "ipvlan": ("veth", "ipvlan"),
     "vlan": ("veth", "8021q"),
 }
-QEMU_MISSING = "qemu-system-x86_64 is missing (install qemu-system-x86)"
+QEMU_MISSING = "missing qemu-system-x86_64: install qemu-system-x86"
 
 
 class Item:
@@ -152,16 +152,21 @@ def test_every_cni_kernel_mark_of_a_test_counts(host):
     assert decide("never", item)[1] == {"t::a": "this kernel lacks vlan, dummy (and --cni-vm=never)"}
 
 
-def test_a_vm_can_run_where_qemu_is_on_the_path_and_busybox_is_there(monkeypatch, tmp_path):
-    qemu = tmp_path / "qemu-system-x86_64"
-    qemu.write_text("#!/bin/sh\n")
-    qemu.chmod(0o755)
+def test_a_vm_can_run_where_every_tool_it_needs_is_there_and_each_missing_one_is_named(monkeypatch, tmp_path):
+    for tool in ("qemu-system-x86_64", "depmod", "modprobe", "busybox"):
+        (tmp_path / tool).write_text("#!/bin/sh\n")
+        (tmp_path / tool).chmod(0o755)
     monkeypatch.setenv("PATH", str(tmp_path))
-    there = Path.exists
-    monkeypatch.setattr(Path, "exists", lambda path: str(path) == "/bin/busybox" or there(path))
+    monkeypatch.setattr(vm, "BUSYBOX", str(tmp_path / "busybox"))
     assert kernel.vm_unavailable() is None
-    monkeypatch.setattr(Path, "exists", lambda path: str(path) != "/bin/busybox" and there(path))
-    assert kernel.vm_unavailable() == "/bin/busybox is missing (install busybox-static)"
+    (tmp_path / "busybox").unlink()
+    (tmp_path / "modprobe").unlink()
+    assert kernel.vm_unavailable() == f"missing {tmp_path}/busybox, modprobe: install busybox-static kmod"
+    for tool in ("qemu-system-x86_64", "depmod"):
+        (tmp_path / tool).unlink()
+    assert kernel.vm_unavailable() == (
+        f"missing qemu-system-x86_64, {tmp_path}/busybox, depmod, modprobe: install qemu-system-x86 busybox-static kmod"
+    )
 
 
 def test_the_vm_relay_says_which_features_it_is_for(host, tmp_path):

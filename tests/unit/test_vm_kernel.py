@@ -37,11 +37,31 @@ def assert_one_line(proc: subprocess.CompletedProcess, *expected: str) -> None:
         assert text in lines[0], f"{text!r} missing from: {lines[0]}"
 
 
+def stand_in(bin_dir: Path, name: str, script: str = "") -> None:
+    (bin_dir / name).write_text(f"#!/bin/sh\n{script}")
+    (bin_dir / name).chmod(0o755)
+
+
 @pytest.fixture
 def bin_dir(tmp_path: Path) -> Path:
+    """Every tool the VM needs but apt (and /bin/busybox, which is this machine's own)."""
     path = tmp_path / "bin"
     path.mkdir()
+    for tool in ("qemu-system-x86_64", "depmod", "modprobe"):
+        stand_in(path, tool)
     return path
+
+
+def test_missing_tools_are_named_with_their_packages_before_anything_is_downloaded(tmp_path: Path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for tool in ("apt-cache", "apt-get"):
+        stand_in(empty, tool, f'echo "$0 $*" >> {tmp_path}/apt.log\n')
+    proc = vm_py(tmp_path, empty)
+    missing = "missing qemu-system-x86_64, depmod, modprobe: install qemu-system-x86 kmod"
+    assert_one_line(proc, f"krafty.testing.vm: {missing}")
+    assert not (tmp_path / "apt.log").exists(), "apt was asked before the tools were checked"
+    assert list((tmp_path / "cache").rglob("*.deb")) == []
 
 
 def test_no_apt_cache_says_to_install_the_module_or_give_a_kernel(tmp_path: Path, bin_dir: Path):
