@@ -19,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,44 @@ class ReportWriter:
         self.file.close()
 
 
+# This session's options that the pytest in the VM does not get: the relay gives its own, or
+# what they do (select, schedule, remember) was done here. Each with how many values follow it.
+NOT_PASSED_ON = {
+    **dict.fromkeys(["-n", "--numprocesses", "--maxprocesses", "--dist", "-k", "-m", "--deselect"], 1),
+    **dict.fromkeys(["--cni-vm", "--cni-vm-workers", "--cni-report-to", "--cni-timeout", "--cni-path"], 1),
+    **dict.fromkeys(["--lf", "--last-failed", "--ff", "--failed-first", "--nf", "--new-first"], 0),
+    **dict.fromkeys(["--sw", "--stepwise", "--sw-skip", "--stepwise-skip", "--cache-clear"], 0),
+    **dict.fromkeys(["--lfnf", "--last-failed-no-failures"], 1),
+}
+# Options the VM cannot honour: its pytest has no terminal to debug in.
+REFUSED = ("--pdb", "--trace", "--pdbcls")
+
+
+def passed_on(args: Sequence[str], positionals: Sequence[str]) -> list[str]:
+    """The options of this session's command line for the pytest in the VM (-x, -o, -p,
+    --basetemp, a conftest's own options, ...): all but NOT_PASSED_ON and the positional
+    arguments (the VM gets the relayed tests' ids instead)."""
+    left = list(positionals)
+    passed: list[str] = []
+    skip = 0
+    for arg in args:
+        if skip:
+            skip -= 1
+            continue
+        name = arg.split("=", 1)[0]
+        if name in REFUSED:
+            raise pytest.UsageError(f"{name} cannot reach cni_kernel tests run in a VM (it has no terminal)")
+        if left and arg == left[0]:
+            left.pop(0)
+        elif name in NOT_PASSED_ON:
+            skip = 0 if "=" in arg else NOT_PASSED_ON[name]
+        elif name[:2] in ("-n", "-k", "-m") and len(name) > 2 and not name.startswith("--"):
+            continue  # -n2, -kexpr
+        else:
+            passed.append(arg)
+    return passed
+
+
 class VmRelay:
     """Outside the VM: boot it once for all relayed tests, in the background, and relay
     their reports; the other tests run here meanwhile."""
@@ -147,6 +186,8 @@ class VmRelay:
     def argv(self) -> list[str]:
         workers = int(self.config.getoption("cni_vm_workers"))
         argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-p", "no:randomly"]
+        invocation = self.config.invocation_params
+        argv += passed_on(invocation.args, self.config.option.file_or_dir or [])
         argv += [f"--cni-report-to={self.reports_path}", f"--cni-timeout={self.config.getoption('cni_timeout')}"]
         if self.config.getoption("cni_path"):
             argv.append(f"--cni-path={self.config.getoption('cni_path')}")

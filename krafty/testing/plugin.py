@@ -127,41 +127,52 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(Conformance(config), "cni-conformance")
 
 
+# Where a cni_kernel test runs (placement): here, in the VM, or nowhere, and why not.
+HERE, VM, SKIP, FAIL = "here", "vm", "skip", "fail"  # SKIP: skipped, or failed where CI=true
+
+
+def placement(item: pytest.Item, choice: str, inside: bool, root: bool) -> tuple[str, str]:
+    """(where, why) for one cni_kernel test, choice being --cni-vm (auto, always, never)."""
+    missing = kernel.missing_features(item)  # an unknown feature name is an error, root or not
+    if not root:  # nothing can be probed, nor run in a VM
+        return SKIP, "needs root (to probe its cni_kernel features)"
+    if inside:  # the VM was booted to bring these features: lacking one there is a failure
+        if not missing:
+            return HERE, ""
+        from krafty.testing.vm import MODPROBE_FAILED
+
+        failed = os.environ.get(MODPROBE_FAILED)
+        return FAIL, f"{kernel.lacks(missing)} (in the VM" + (f": {failed})" if failed else ")")
+    if not missing and choice != "always":
+        return HERE, ""
+    needs = kernel.lacks(missing) if missing else "--cni-vm=always"
+    if choice == "never":
+        return SKIP, f"{needs} (and --cni-vm=never)"
+    if why := kernel.vm_unavailable():
+        return SKIP, f"{needs} and no VM can run here: {why}"
+    return VM, ""
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Decide where each cni_kernel test runs: here, in the VM, or nowhere (and why)."""
-    relayed: list[pytest.Item] = []
-    unrunnable: dict[str, str] = {}
     choice = config.getoption("cni_vm")
     inside = bool(os.environ.get(kernel.IN_VM))
     root = os.geteuid() == 0
-    for item in items:
-        if item.get_closest_marker("cni_kernel") is None:
-            continue
-        missing = kernel.missing_features(item)
-        if not root:  # nothing can be probed, nor run in a VM
-            unrunnable[item.nodeid] = "needs root (to probe its cni_kernel features)"
-            continue
-        if inside:  # the VM's own kernel: there is no further VM
-            if missing:
-                unrunnable[item.nodeid] = f"{kernel.lacks(missing)} (in the VM)"
-            continue
-        if not missing and choice != "always":
-            continue  # runs here
-        if choice == "never":
-            unrunnable[item.nodeid] = f"{kernel.lacks(missing)} (and --cni-vm=never)"
-        elif why := kernel.vm_unavailable():
-            needs = kernel.lacks(missing) if missing else "--cni-vm=always"
-            unrunnable[item.nodeid] = f"{needs} and no VM can run here: {why}"
-        else:
-            relayed.append(item)
+    placed = {
+        item.nodeid: placement(item, choice, inside, root) for item in items if item.get_closest_marker("cni_kernel")
+    }
+    relayed = {nodeid for nodeid, (where, _) in placed.items() if where == VM}
     if relayed and config.getoption("numprocesses", default=None):
         raise pytest.UsageError("cni_kernel tests run in a VM here: run without -n (the VM runs them with -n)")
+    if relayed:
+        kernel.passed_on(config.invocation_params.args, config.option.file_or_dir or [])  # refuses what cannot reach it
     # Tests that run here go first: they run while the VM boots and works.
-    ids = {item.nodeid for item in relayed}
-    items[:] = [item for item in items if item.nodeid not in ids] + relayed
-    config.stash[RELAYED] = ids
-    config.stash[UNRUNNABLE] = unrunnable
+    items[:] = [item for item in items if item.nodeid not in relayed] + [i for i in items if i.nodeid in relayed]
+    config.stash[RELAYED] = relayed
+    config.stash[UNRUNNABLE] = {
+        nodeid: (where, why) for nodeid, (where, why) in placed.items() if where in (SKIP, FAIL)
+    }
 
 
 @pytest.hookimpl(wrapper=True)
@@ -181,8 +192,10 @@ def pytest_runtestloop(session: pytest.Session) -> Iterator[None]:
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    why = item.config.stash.get(UNRUNNABLE, {}).get(item.nodeid)
-    if why:
+    where, why = item.config.stash.get(UNRUNNABLE, {}).get(item.nodeid, (HERE, ""))
+    if where == FAIL:
+        pytest.fail(why, pytrace=False)
+    if where == SKIP:
         skip_or_fail(why)
     version = getattr(getattr(item, "callspec", None), "params", {}).get("cni_version")
     if type(version).__name__ == "Unavailable":  # krafty.testing.versions.Unavailable, not imported here

@@ -92,6 +92,9 @@ class VmDied(RuntimeError):
 
 
 KERNEL_ENV = "KRAFTY_VM_KERNEL"
+# In the command's environment: what modprobe said when a module asked for did not load (else empty).
+MODPROBE_FAILED = "KRAFTY_VM_MODPROBE_FAILED"
+_MODPROBE_ERRORS = "/run/krafty-modprobe.err"  # in the guest's root
 WHAT_TO_DO = (
     "install your distribution's module for the missing feature (Ubuntu: sudo apt-get install"
     f" linux-modules-extra-$(uname -r)), or set {KERNEL_ENV} to a kernel unpacked as dpkg-deb -x leaves a Debian"
@@ -311,9 +314,11 @@ def _scripts(
         shares.append((f"path={str(path).replace(',', ',,')},{SHARE}", f"rw{i}"))
     if modules:
         setup.append("echo /sbin/modprobe-chroot >/proc/sys/kernel/modprobe")
-        setup.append(f"chroot $r modprobe -a {shlex.join(modules)}")
+        setup.append(f"chroot $r modprobe -a {shlex.join(modules)} 2>$r{_MODPROBE_ERRORS} || cat $r{_MODPROBE_ERRORS}")
     assignments = " ".join(q(f"{k}={v}") for k, v in env.items())
-    cmd = f"cd -- {q(str(cwd))} && exec env -i -- {assignments} {shlex.join(argv)} </dev/null\n"
+    failed = f'${{failed:+"{MODPROBE_FAILED}=$failed"}}'
+    cmd = f"failed=$(cat {_MODPROBE_ERRORS} 2>/dev/null)\n"
+    cmd += f"cd -- {q(str(cwd))} && exec env -i -- {assignments} {failed} {shlex.join(argv)} </dev/null\n"
     return "\n".join(setup) + "\n", cmd, shares
 
 

@@ -93,7 +93,7 @@ def test_without_a_vm_the_reason_says_why_and_names_only_what_is_missing(tmp_pat
         def test_has_it():
             pass
     """
-    why = "no VM can run here: qemu-system-x86_64 is missing (install qemu-system-x86)"
+    why = "no VM can run here: missing qemu-system-x86_64, depmod, modprobe: install qemu-system-x86 kmod"
     auto = run_pytest(tmp_path, source, "-rs", CI="false", PATH=str(tools))
     assert auto.returncode == 0 and "1 passed, 1 skipped" in auto.stdout, auto.stdout
     assert skip_lines(auto) == [f"SKIPPED [1] test_it.py:8: this kernel lacks nothing-has-this and {why}"]
@@ -104,3 +104,30 @@ def test_without_a_vm_the_reason_says_why_and_names_only_what_is_missing(tmp_pat
         f"SKIPPED [1] test_it.py:12: --cni-vm=always and {why}",
     ], always.stdout
     assert "module" not in always.stdout and "lacks  " not in always.stdout, always.stdout
+
+
+def test_in_the_vm_a_module_that_does_not_load_is_an_error_with_what_modprobe_said(tmp_path):
+    """The VM is booted to bring a feature's modules; when one does not load there, the test
+    errors (CI or not) with modprobe's own words, instead of skipping as if nothing were wrong."""
+    from krafty.testing.kernel import vm_unavailable
+    from krafty.testing.plugin import skip_or_fail
+
+    if why := vm_unavailable():
+        skip_or_fail(f"no VM can run here: {why}")
+    source = """
+        import pytest
+        from krafty.testing.kernel import register_feature
+
+        register_feature("nothing-has-this", ("false",), ("no_such_module",))
+
+        @pytest.mark.cni_kernel("nothing-has-this")
+        def test_needs_it():
+            pass
+    """
+    proc = run_pytest(tmp_path, source, "-rE", "--cni-vm=always", CI="false")
+    assert proc.returncode == 1 and "1 error" in proc.stdout, proc.stdout + proc.stderr
+    assert re.search(
+        r"^this kernel lacks nothing-has-this \(in the VM: modprobe: FATAL: Module no_such_module not found",
+        proc.stdout,
+        re.M,
+    ), proc.stdout

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -51,6 +52,8 @@ class Config:
     def __init__(self, cni_vm: str) -> None:
         self.options = {"cni_vm": cni_vm, "numprocesses": None}
         self.stash = pytest.Stash()
+        self.invocation_params = SimpleNamespace(args=("-x",))
+        self.option = SimpleNamespace(file_or_dir=[])
 
     def getoption(self, name: str, default: Any = None) -> Any:
         return self.options.get(name, default)
@@ -67,8 +70,8 @@ def host(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     return facts
 
 
-def decide(cni_vm: str, *items: Item) -> tuple[list[str], dict[str, str], list[str]]:
-    """(the order the items run in, why each unrunnable one cannot run, the relayed ids)."""
+def decide(cni_vm: str, *items: Item) -> tuple[list[str], dict[str, tuple[str, str]], list[str]]:
+    """(the order the items run in, each unrunnable one's (skip or fail, why), the relayed ids)."""
     config = Config(cni_vm)
     listed = list(items)
     plugin.pytest_collection_modifyitems(config, listed)  # type: ignore[arg-type]
@@ -98,19 +101,19 @@ def test_a_missing_feature_goes_to_the_vm_after_the_tests_that_run_here(host):
 
 def test_never_names_the_missing_features_not_their_modules(host):
     _, unrunnable, relayed = decide("never", Item("t::a", "vlan", "bridge", "macvlan"))
-    assert unrunnable == {"t::a": "this kernel lacks vlan, macvlan (and --cni-vm=never)"} and relayed == []
+    assert unrunnable == {"t::a": ("skip", "this kernel lacks vlan, macvlan (and --cni-vm=never)")} and relayed == []
 
 
 def test_without_a_vm_the_reason_names_the_features_and_why(host):
     host["vm_unavailable"] = QEMU_MISSING
     _, unrunnable, _ = decide("auto", Item("t::a", "ipvlan"))
-    assert unrunnable == {"t::a": f"this kernel lacks ipvlan and no VM can run here: {QEMU_MISSING}"}
+    assert unrunnable == {"t::a": ("skip", f"this kernel lacks ipvlan and no VM can run here: {QEMU_MISSING}")}
 
 
 def test_always_with_nothing_missing_says_so_and_not_lacks(host):
     host["vm_unavailable"] = QEMU_MISSING
     _, unrunnable, _ = decide("always", Item("t::a", "bridge"))
-    assert unrunnable == {"t::a": f"--cni-vm=always and no VM can run here: {QEMU_MISSING}"}
+    assert unrunnable == {"t::a": ("skip", f"--cni-vm=always and no VM can run here: {QEMU_MISSING}")}
     host["vm_unavailable"] = None
     assert decide("always", Item("t::a", "bridge"))[2] == ["t::a"]
 
@@ -121,14 +124,23 @@ def test_without_root_nothing_is_probed_and_the_test_cannot_run(host, monkeypatc
     host["has"] = set()  # were anything probed, vrf would be missing
     for cni_vm in ("auto", "always", "never"):
         assert decide(cni_vm, Item("t::a", "vrf"))[1:] == (
-            {"t::a": "needs root (to probe its cni_kernel features)"},
+            {"t::a": ("skip", "needs root (to probe its cni_kernel features)")},
             [],
         )
 
 
-def test_inside_the_vm_a_missing_feature_is_not_sent_to_another_vm(host, monkeypatch):
+def test_inside_the_vm_a_missing_feature_fails_with_what_modprobe_said(host, monkeypatch):
+    """The VM was booted to bring the feature: lacking it there is the VM's failure, never a skip,
+    and not a reason to start another VM."""
     monkeypatch.setenv(kernel.IN_VM, "1")
-    assert decide("auto", Item("t::a", "dummy"))[1:] == ({"t::a": "this kernel lacks dummy (in the VM)"}, [])
+    monkeypatch.delenv(vm.MODPROBE_FAILED, raising=False)
+    assert decide("auto", Item("t::a", "dummy"))[1:] == ({"t::a": ("fail", "this kernel lacks dummy (in the VM)")}, [])
+    said = "modprobe: FATAL: Module dummy not found in directory /lib/modules/6.1.0-57-amd64"
+    monkeypatch.setenv(vm.MODPROBE_FAILED, said)
+    assert decide("auto", Item("t::a", "dummy"), Item("t::b", "bridge"))[1:] == (
+        {"t::a": ("fail", f"this kernel lacks dummy (in the VM: {said})")},
+        [],
+    )
 
 
 def test_an_unknown_feature_is_a_usage_error_even_without_root(host, monkeypatch):
@@ -149,7 +161,7 @@ def test_every_cni_kernel_mark_of_a_test_counts(host):
     item = Item("t::a", "vlan")
     item.marks.append(pytest.mark.cni_kernel("dummy", "vlan").mark)
     assert kernel.features_of(item) == ("vlan", "dummy")
-    assert decide("never", item)[1] == {"t::a": "this kernel lacks vlan, dummy (and --cni-vm=never)"}
+    assert decide("never", item)[1] == {"t::a": ("skip", "this kernel lacks vlan, dummy (and --cni-vm=never)")}
 
 
 def test_a_vm_can_run_where_every_tool_it_needs_is_there_and_each_missing_one_is_named(monkeypatch, tmp_path):
@@ -253,3 +265,11 @@ def test_a_conftest_registers_features_at_import_or_in_pytest_configure(tmp_path
     refused = subprocess.run(argv, **run)
     assert refused.returncode == pytest.ExitCode.USAGE_ERROR, refused.stdout + refused.stderr
     assert "unknown cni_kernel feature(s) ['registered-nowhere']" in refused.stderr + refused.stdout
+
+
+def test_a_debugger_option_is_refused_at_collection_when_tests_go_to_the_vm_and_only_then(host):
+    config = Config("auto")
+    config.invocation_params = SimpleNamespace(args=("--pdb",))
+    with pytest.raises(pytest.UsageError, match=r"^--pdb cannot reach cni_kernel tests run in a VM"):
+        plugin.pytest_collection_modifyitems(config, [Item("t::vm", "vlan")])  # type: ignore[arg-type]
+    plugin.pytest_collection_modifyitems(config, [Item("t::here", "bridge")])  # type: ignore[arg-type]

@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -57,6 +58,8 @@ class Config:
         self.hook = real.hook
         self.rootpath = rootpath
         self.options = {"cni_vm_workers": 1, "cni_timeout": 300.0, "cni_path": None, **options}
+        self.invocation_params = SimpleNamespace(args=options.pop("args", ()))
+        self.option = SimpleNamespace(file_or_dir=options.pop("file_or_dir", []))
         self.plugins: dict[str, Any] = {}
         self.pluginmanager = self
 
@@ -313,3 +316,32 @@ def test_the_pytest_the_vm_is_given_runs_the_relayed_tests_and_reports_them(pyte
     assert "in the VM" in str(items[1].reports["call"].longrepr)
     assert set(relay.reports) == {"test_it.py::test_a", "test_it.py::test_b"}, "only the relayed tests run there"
     assert not (tmp_path / ".pytest_cache").exists(), "the VM's pytest writes nothing into the project"
+
+
+def test_the_options_given_here_reach_the_pytest_in_the_vm_but_those_the_relay_sets_or_used(pytestconfig, relay_for):
+    """-x, -o, -p, --basetemp and a conftest's own options go on; paths, selection, xdist,
+    the cache's replays and the relay's own options do not (the VM gets the tests' ids)."""
+    given = [
+        "-x", "-o", "log_level=DEBUG", "-p", "no:randomly", "--basetemp=/tmp/b", "--my-conftest-option", "v",
+        "tests/netns", "-n", "2", "-n2", "--dist=load", "-k", "vlan and not slow", "-m", "netns",
+        "--cni-vm=always", "--cni-path", "/x", "--cni-timeout=5", "--lf", "--sw", "tests/netns/test_a.py::test_b",
+    ]  # fmt: skip
+    items = [Item("t.py::test_a", "vlan")]
+    positionals = ["tests/netns", "tests/netns/test_a.py::test_b"]
+    relay = relay_for(items, FakeVm(pytestconfig, {}), args=given, file_or_dir=positionals)
+    argv = relay.argv()
+    start = argv.index("no:randomly") + 1
+    assert argv[start : start + 8] == [
+        "-x", "-o", "log_level=DEBUG", "-p", "no:randomly", "--basetemp=/tmp/b", "--my-conftest-option", "v",
+    ]  # fmt: skip
+    assert argv[start + 8 :] == [
+        "--cni-report-to=" + option(argv, "cni-report-to"),
+        "--cni-timeout=300.0",
+        "t.py::test_a",
+    ]
+
+
+@pytest.mark.parametrize("refused", ["--pdb", "--trace", "--pdbcls=IPython.terminal.debugger:Pdb"])
+def test_an_option_the_vm_cannot_honour_is_refused_with_why(refused):
+    with pytest.raises(pytest.UsageError, match=f"^{refused.split('=')[0]} cannot reach cni_kernel tests run in a VM"):
+        kernel.passed_on(["-x", refused], [])

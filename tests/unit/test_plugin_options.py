@@ -243,3 +243,21 @@ def test_a_cni_kernel_test_that_cannot_run_is_skipped_at_setup_with_why(pytester
     result = run(pytester, "-rs")
     result.assert_outcomes(passed=1, skipped=1)
     result.stdout.fnmatch_lines(["SKIPPED [[]1[]] test_it.py:3: needs root (to probe its cni_kernel features)"])
+
+
+def test_in_the_vm_a_cni_kernel_test_whose_feature_is_missing_fails_with_what_modprobe_said(pytester, monkeypatch):
+    """An error at setup, not a skip, with or without CI=true: the VM was booted to bring the feature."""
+    from krafty.testing import kernel, vm
+
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    monkeypatch.setattr(kernel, "has_feature", lambda name: name != "dummy")
+    monkeypatch.setenv(kernel.IN_VM, "1")
+    monkeypatch.setenv(vm.MODPROBE_FAILED, "modprobe: FATAL: Module dummy not found")
+    pytester.makepyfile(
+        test_it="import pytest\n\n@pytest.mark.cni_kernel('dummy')\ndef test_kernel():\n    pass\n\n"
+        "@pytest.mark.cni_kernel('veth')\ndef test_there():\n    pass\n"
+    )
+    result = run(pytester, "-rE")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["this kernel lacks dummy (in the VM: modprobe: FATAL: Module dummy not found)"])
