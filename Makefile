@@ -29,7 +29,7 @@ demo: venv
 		$(BIN)/krafty demo; \
 	else \
 		echo "this kernel lacks VRF: running the demo in a VM (krafty.testing.vm)"; \
-		$(BIN)/python -m krafty.testing.vm --cwd $(CURDIR) -- $(abspath $(BIN))/krafty demo; \
+		$(BIN)/python -m krafty.testing.vm --quiet --cwd $(CURDIR) -- $(abspath $(BIN))/krafty demo; \
 	fi
 
 # Benchmarks against the Go bridge plugin (bench/run.py): table, bench/results/*.json and *.png.

@@ -208,8 +208,13 @@ class VmRelay:
         env.pop("PYTEST_XDIST_WORKER", None)
         terminal = self.config.pluginmanager.get_plugin("terminalreporter")
         if terminal:
+            from krafty.testing import vm
+
+            accel, slow = vm.accelerator()
+            under = f"{accel}: {slow}" if slow else accel
+            n = len(self.items)
             terminal.write_line(
-                f"cni_kernel: {self.why()}: running {len(self.items)} tests in a VM (console: {self.console_path})"
+                f"cni_kernel: {self.why()}: running {n} tests in a VM ({under}; console: {self.console_path})"
             )
 
         def boot() -> None:

@@ -1,7 +1,7 @@
 """Run one command as root inside a throwaway QEMU VM whose kernel has what a test needs.
 
 Root tests may need kernel features (VRF, ipvlan, ...) that the kernel this code runs on lacks.
-This module boots Debian's stock kernel under QEMU (TCG)
+This module boots Debian's stock kernel under QEMU (KVM where it really works, else TCG)
 over the host's own root filesystem, shared read-only through 9p with a tmpfs overlay on
 top, runs the command chrooted into that overlay and hands back its exit status. Writes
 vanish at power-off except in the directories passed as ``rw_dirs``, which are shared
@@ -26,6 +26,7 @@ import gzip
 import hashlib
 import lzma
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -34,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import typing
 from collections.abc import Sequence
 from pathlib import Path
@@ -54,6 +56,7 @@ mount -t devtmpfs devtmpfs /dev
 for m in /mods/*.ko; do insmod "$m"; done
 mount -t 9p -o {NINEP},cache=loose,ro hostroot /ro
 mount -t 9p -o {NINEP},cache=none ctl /ctl
+echo >/ctl/booted
 mount -t tmpfs tmpfs /rw
 mkdir /rw/upper /rw/work
 mount -t overlay -o lowerdir=/ro,upperdir=/rw/upper,workdir=/rw/work overlay /newroot
@@ -78,10 +81,27 @@ poweroff -f
 """
 
 QEMU = shlex.split(
-    "qemu-system-x86_64 -nodefaults -no-user-config -display none -no-reboot -M q35 -accel tcg -cpu max"
+    "qemu-system-x86_64 -nodefaults -no-user-config -display none -no-reboot -M q35"
     " -append 'console=ttyS0 quiet panic=-1 rdinit=/init' -chardev stdio,id=con,signal=off -serial chardev:con"
 )
 SHARE = "security_model=none,multidevs=remap"  # QEMU -fsdev options of every 9p share
+ACCELERATORS = {"kvm": ["-accel", "kvm", "-cpu", "host"], "tcg": ["-accel", "tcg", "-cpu", "max"]}
+BOOT_DEADLINE = 30.0  # seconds a KVM guest gets to reach its init (it needs about one); then TCG
+
+
+def accelerator(kvm: str = "/dev/kvm", cpuinfo: str = "/proc/cpuinfo") -> tuple[str, str]:
+    """("kvm", "") where KVM is worth a try, else ("tcg", why). The device node proves nothing:
+    a paravirtual hypervisor offers /dev/kvm without hardware virtualisation, and a stock kernel
+    hangs under it. So the CPU must show vmx or svm too, and run() still gives a KVM guest
+    BOOT_DEADLINE to boot before it starts over under TCG."""
+    if not os.access(kvm, os.R_OK | os.W_OK):
+        return "tcg", f"no usable {kvm}"
+    lines = Path(cpuinfo).read_text().splitlines()
+    flags = next((line.split(":", 1)[1].split() for line in lines if line.startswith("flags")), [])
+    if not {"vmx", "svm"} & set(flags):
+        return "tcg", f"{kvm} but no vmx or svm in {cpuinfo}"
+    return "kvm", ""
+
 
 # The kernel runs its module helper in the initramfs' root; the modules live in the chroot.
 MODPROBE = '#!/bin/busybox sh\nexec /bin/busybox chroot /newroot /sbin/modprobe "$@"\n'
@@ -322,6 +342,45 @@ def _scripts(
     return "\n".join(setup) + "\n", cmd, shares
 
 
+_NOT_BOOTED = "not booted"
+
+
+def _boot(
+    qemu: list[str],
+    ctl: Path,
+    console: typing.TextIO,
+    tail: collections.deque[str],
+    deadline: float,
+    watch_boot: bool,
+    started: typing.Callable[[subprocess.Popen], None] | None,
+) -> str:
+    """Run QEMU until it ends or the deadline; "" when it had to be killed at the deadline,
+    _NOT_BOOTED when watch_boot and its init did not start in BOOT_DEADLINE, else why it ended."""
+    proc = subprocess.Popen(qemu, stdin=DEVNULL, stdout=PIPE, stderr=STDOUT, preexec_fn=_die_with_parent)
+    assert proc.stdout is not None
+    if started is not None:
+        started(proc)
+    pump = threading.Thread(target=_pump, args=(proc.stdout, console, tail))
+    pump.start()
+    reason = "the VM stopped without writing the command's exit status"
+    try:
+        if watch_boot:
+            booted_by = time.monotonic() + BOOT_DEADLINE
+            while not (ctl / "booted").exists() and proc.poll() is None:
+                if time.monotonic() > booted_by:
+                    return _NOT_BOOTED
+                time.sleep(0.1)
+        proc.wait(max(deadline - time.monotonic(), 0))
+    except subprocess.TimeoutExpired:
+        reason = ""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        pump.join()
+    return reason
+
+
 def run(
     argv: Sequence[str],
     *,
@@ -358,22 +417,14 @@ def run(
         for fsdev, tag in [(f"path=/,{SHARE},readonly=on", "hostroot"), (f"path={ctl},{SHARE}", "ctl"), *shares]:
             qemu += ["-fsdev", f"local,id={tag},{fsdev}", "-device", f"virtio-9p-pci,fsdev={tag},mount_tag={tag}"]
         tail: collections.deque[str] = collections.deque(maxlen=40)
-        proc = subprocess.Popen(qemu, stdin=DEVNULL, stdout=PIPE, stderr=STDOUT, preexec_fn=_die_with_parent)
-        assert proc.stdout is not None
-        if started is not None:
-            started(proc)
-        pump = threading.Thread(target=_pump, args=(proc.stdout, console, tail))
-        pump.start()
-        reason = "the VM stopped without writing the command's exit status"
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            reason = f"the VM timed out after {timeout:g} s and was killed"
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            pump.join()
+        deadline = time.monotonic() + timeout
+        accel, why = accelerator()
+        console.write(f"krafty.testing.vm: {accel}{f' ({why})' if why else ''}\n")
+        reason = _boot([*qemu, *ACCELERATORS[accel]], ctl, console, tail, deadline, accel == "kvm", started)
+        if reason == _NOT_BOOTED:
+            console.write(f"krafty.testing.vm: the KVM guest did not boot in {BOOT_DEADLINE:g} s: TCG then\n")
+            reason = _boot([*qemu, *ACCELERATORS["tcg"]], ctl, console, tail, deadline, False, started)
+        reason = reason or f"the VM timed out after {timeout:g} s and was killed"
         status = ctl / "status"
         if not status.exists():
             raise VmDied(f"{reason}\nlast console lines:\n" + "\n".join(tail))
@@ -382,11 +433,31 @@ def run(
         shutil.rmtree(ctl, ignore_errors=True)
 
 
+class CommandLines:
+    """A console showing the command's lines only: not the kernel's (`[    1.234567] ...`),
+    nor this module's own notes. A VmDied still carries the whole console's tail."""
+
+    def __init__(self, out: typing.TextIO) -> None:
+        self.out = out
+
+    def write(self, text: str) -> None:
+        for line in text.splitlines(keepends=True):
+            if not _KERNEL_LINE.match(line) and not line.startswith("krafty.testing.vm: "):
+                self.out.write(line)
+
+    def flush(self) -> None:
+        self.out.flush()
+
+
+_KERNEL_LINE = re.compile(r"\[ *\d+\.\d+\] ")
+
+
 def main(args: Sequence[str]) -> int:
     split = args.index("--") if "--" in args else len(args)
     opts, cmd = args[:split], args[split + 1 :]
     parser = argparse.ArgumentParser(
-        usage="%(prog)s [--rw DIR]... [--cwd DIR] [--timeout S] [--module M]... -- CMD ARGS...\n"  # pragma: no mutate
+        usage="%(prog)s [--rw DIR]... [--cwd DIR] [--timeout S] [--module M]... [--quiet]"  # pragma: no mutate
+        " -- CMD ARGS...\n"  # pragma: no mutate
         "       %(prog)s --prepare",  # pragma: no mutate
         description=__doc__.splitlines()[0],  # pragma: no mutate
     )
@@ -420,6 +491,11 @@ def main(args: Sequence[str]) -> int:
         help=f"load M first (default: {DEFAULT_MODULES})",  # pragma: no mutate
     )
     parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="show the command's lines only, not the kernel's or the VM's",  # pragma: no mutate
+    )
+    parser.add_argument(
         "--prepare",
         action="store_true",
         help="only fetch and build the boot files, print their paths",  # pragma: no mutate
@@ -433,7 +509,8 @@ def main(args: Sequence[str]) -> int:
                 print(f"{field}: {value}")
             return 0
         modules = ns.modules or DEFAULT_MODULES
-        return run(cmd, cwd=ns.cwd.absolute(), rw_dirs=ns.rw, timeout=ns.timeout, modules=modules)
+        console = CommandLines(sys.stderr) if ns.quiet else sys.stderr
+        return run(cmd, cwd=ns.cwd.absolute(), rw_dirs=ns.rw, timeout=ns.timeout, modules=modules, console=console)
     except (VmDied, NoKernel) as err:
         print(f"krafty.testing.vm: {str(err).splitlines()[0]}", file=sys.stderr)  # a VM's console was already shown
         return 125

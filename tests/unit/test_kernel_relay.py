@@ -188,15 +188,17 @@ def test_the_vm_runs_its_tests_with_xdist_when_workers_are_asked_for_and_it_is_t
     assert "-n" not in relay.argv()
 
 
-def test_the_relay_says_what_it_runs_in_the_vm_and_where_its_console_is(pytestconfig, relay_for):
+def test_the_relay_says_what_it_runs_in_the_vm_under_which_accelerator_and_where_its_console_is(
+    pytestconfig, relay_for, monkeypatch
+):
     items = [Item("t.py::test_a", "vlan"), Item("t.py::test_b", "vlan")]
     relay = relay_for(items, FakeVm(pytestconfig, dict.fromkeys(["t.py::test_a", "t.py::test_b"], "passed")))
     terminal = relay.config.plugins["terminalreporter"] = Terminal()
+    monkeypatch.setattr(vm, "accelerator", lambda: ("tcg", "no usable /dev/kvm"))
     relay.start()
     relay.thread.join()
-    assert terminal.lines == [
-        f"cni_kernel: this kernel lacks vlan: running 2 tests in a VM (console: {relay.console_path})"
-    ]
+    under = f"tcg: no usable /dev/kvm; console: {relay.console_path}"
+    assert terminal.lines == [f"cni_kernel: this kernel lacks vlan: running 2 tests in a VM ({under})"]
     assert relay.console_path.read_text() == "booting\nthe VM's last line\n"
     assert relay.outcome == "", "every test passed in the VM (exit status 0)"
 

@@ -60,10 +60,16 @@ ctl = shares["ctl"]["path"]
 for name in ("setup.sh", "cmd.sh"):
     shutil.copy(os.path.join(ctl, name), record)
 mode = os.environ.get("FAKE_QEMU_MODE", "guest")
+accel = argv[argv.index("-accel") + 1]
+with open(os.path.join(record, "accels"), "a") as accels:
+    accels.write(accel + "\\n")
+if mode == "hang-under-kvm":  # as a stock kernel under a paravirtual /dev/kvm
+    mode = "hang" if accel == "kvm" else "guest"
 out = sys.stdout.buffer
 out.write(b"[    0.000000] Linux version 6.1.0\\r\\n")
 out.flush()
 if mode == "guest":
+    open(os.path.join(ctl, "booted"), "w").close()  # as the init does once the control share is mounted
     done = subprocess.run(["sh", os.path.join(ctl, "cmd.sh")], input=b"typed at the console\\n")
     with open(os.path.join(ctl, "status"), "w") as status:
         status.write(f"{done.returncode}\\n")
@@ -145,6 +151,7 @@ def qemu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kernel_and_cache) -> Q
     monkeypatch.setenv("FAKE_QEMU_RECORD", str(record))
     monkeypatch.setenv(vm.KERNEL_ENV, str(tree))
     monkeypatch.setenv("XDG_CACHE_HOME", str(xdg))
+    monkeypatch.setattr(vm, "accelerator", lambda: ("tcg", "as told"))
     return Qemu(record, monkeypatch, image)
 
 
@@ -243,7 +250,8 @@ def test_a_vm_that_stops_without_a_status_is_vm_died_with_the_consoles_last_line
     with pytest.raises(vm.VmDied) as raised:
         vm.run(["true"], cwd=work, console=console)
     shown = console.getvalue().splitlines()
-    assert shown[0] == "[    0.000000] Linux version 6.1.0" and "console line 99" in shown
+    assert shown[:2] == ["krafty.testing.vm: tcg (as told)", "[    0.000000] Linux version 6.1.0"]
+    assert "console line 99" in shown
     assert shown[-1] == "Kernel panic - not syncing: \ufffd\ufffd", "undecodable bytes do not stop the copy"
     assert shown[-3:-1] == ["a line ending in spaces  ", "a line ending in X"], "only the line ends go"
     assert "\r" not in console.getvalue()
@@ -310,7 +318,7 @@ def test_started_gets_the_running_qemu_whose_end_is_a_vm_died(qemu: Qemu, work: 
 
 def test_the_console_defaults_to_stderr(qemu: Qemu, work: Path, capsys: pytest.CaptureFixture):
     vm.run(["true"], cwd=work)
-    assert capsys.readouterr().err == "[    0.000000] Linux version 6.1.0\n"
+    assert capsys.readouterr().err == "krafty.testing.vm: tcg (as told)\n[    0.000000] Linux version 6.1.0\n"
 
 
 @pytest.mark.parametrize("bad", ["relative", "missing", "file"])
@@ -421,3 +429,58 @@ def test_main_without_a_command_is_a_usage_error(capsys: pytest.CaptureFixture):
         vm.main(["--rw", "/tmp"])
     assert exited.value.code == 2
     assert "error: no command given after --" in capsys.readouterr().err
+
+
+# --- the accelerator: KVM where it really works ----------------------------------------------------
+
+
+def test_a_kvm_guest_that_does_not_boot_in_time_is_run_again_under_tcg(qemu: Qemu, work: Path, monkeypatch):
+    """/dev/kvm of a paravirtual hypervisor: a stock kernel hangs under it, and the run must not."""
+    monkeypatch.setattr(vm, "accelerator", lambda: ("kvm", ""))
+    monkeypatch.setattr(vm, "BOOT_DEADLINE", 1.0)
+    qemu.mode("hang-under-kvm")
+    console = io.StringIO()
+    assert vm.run(["sh", "-c", "exit 7"], cwd=work, console=console) == 7  # else VmDied, after the hang
+    assert (qemu.record / "accels").read_text().split() == ["kvm", "tcg"]
+    shown = console.getvalue().splitlines()
+    assert shown[0] == "krafty.testing.vm: kvm"
+    assert "krafty.testing.vm: the KVM guest did not boot in 1 s: TCG then" in shown
+
+
+def test_a_kvm_guest_that_boots_is_not_run_again(qemu: Qemu, work: Path, monkeypatch):
+    monkeypatch.setattr(vm, "accelerator", lambda: ("kvm", ""))
+    monkeypatch.setattr(vm, "BOOT_DEADLINE", 1.0)
+    assert vm.run(["true"], cwd=work) == 0
+    assert (qemu.record / "accels").read_text().split() == ["kvm"]
+    assert qemu.flag("-cpu") == "host"
+
+
+def test_tcg_emulates_the_newest_cpu(qemu: Qemu, work: Path):
+    assert vm.run(["true"], cwd=work) == 0
+    assert (qemu.flag("-accel"), qemu.flag("-cpu")) == ("tcg", "max")
+
+
+@pytest.mark.parametrize(
+    ("device", "flags", "expected"),
+    [
+        (True, "fpu vme vmx sse", ("kvm", "")),
+        (True, "fpu svm sse", ("kvm", "")),
+        (True, "fpu sse hypervisor", ("tcg", "{kvm} but no vmx or svm in {cpuinfo}")),
+        (False, "fpu vmx", ("tcg", "no usable {kvm}")),
+    ],
+)
+def test_kvm_is_tried_only_with_a_usable_device_and_hardware_virtualisation(tmp_path, device, flags, expected):
+    kvm, cpuinfo = tmp_path / "kvm", tmp_path / "cpuinfo"
+    if device:
+        kvm.touch()
+    cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\nbugs\t\t: spectre_v1\n")
+    accel, why = vm.accelerator(str(kvm), str(cpuinfo))
+    assert (accel, why) == (expected[0], expected[1].format(kvm=kvm, cpuinfo=cpuinfo))
+
+
+def test_main_quiet_shows_the_commands_lines_only(qemu: Qemu, work: Path, capsys: pytest.CaptureFixture):
+    """What `make demo` shows in the VM: the demo's lines, no kernel line, no note of the VM's."""
+    assert vm.main(["--quiet", "--cwd", str(work), "--", "sh", "-c", "echo mine"]) == 0
+    assert capsys.readouterr().err == "mine\n"
+    assert vm.main(["--cwd", str(work), "--", "sh", "-c", "echo mine"]) == 0
+    assert capsys.readouterr().err == "krafty.testing.vm: tcg (as told)\n[    0.000000] Linux version 6.1.0\nmine\n"
