@@ -73,6 +73,16 @@ def _integer(doc: dict[str, Any], field: str, low: int, high: int) -> int | None
     return value
 
 
+def not_a_host(address: IPv4Address, subnet: IPv4Network) -> str | None:
+    """Why address cannot be a host of subnet, or None: one rule for the config's gateway and
+    podIP and for the address an IPAM plugin hands out."""
+    if address not in subnet:
+        return f"{address} is outside subnet {subnet}"
+    if address in (subnet.network_address, subnet.broadcast_address):
+        return f"{address} is the network or broadcast address of {subnet}"
+    return None
+
+
 def _address_in_subnet(doc: dict[str, Any], field: str, subnet: IPv4Network) -> IPv4Address | None:
     text = _string(doc, field, required=False)
     if text is None:
@@ -81,10 +91,8 @@ def _address_in_subnet(doc: dict[str, Any], field: str, subnet: IPv4Network) -> 
         address = IPv4Address(text)
     except AddressValueError:
         raise _invalid(field, "must be an IPv4 address", text) from None
-    if address not in subnet:
-        raise _invalid(field, f"{address} is outside subnet {subnet}", text)
-    if address in (subnet.network_address, subnet.broadcast_address):
-        raise _invalid(field, f"{address} is the network or broadcast address of {subnet}", text)
+    if why := not_a_host(address, subnet):
+        raise _invalid(field, why, text)
     return address
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from krafty.config import NetConf
+from krafty.config import NetConf, not_a_host
 from krafty.types import (
     INCOMPATIBLE_VERSION,
     INVALID_ENVIRONMENT,
@@ -136,13 +136,9 @@ def add(plugin: IpamPlugin, conf: NetConf, invocation: Invocation) -> Result:
         raise CniError(IPAM_FAILED, f"IPAM plugin {plugin.name} ADD returned an unusable result", str(err)) from None
     if not result.ips:
         raise CniError(IPAM_FAILED, f"IPAM plugin {plugin.name} returned no IPv4 address")
-    ip, subnet = result.ips[0].address.ip, conf.subnet
-    if ip not in subnet or ip in (conf.gateway, subnet.network_address, subnet.broadcast_address):
-        raise CniError(
-            IPAM_FAILED,
-            f"IPAM plugin {plugin.name} returned {ip}, which is not a usable pod address in {subnet} "
-            f"(gateway {conf.gateway})",
-        )
+    ip = result.ips[0].address.ip
+    if why := not_a_host(ip, conf.subnet) or (f"{ip} is the gateway" if ip == conf.gateway else None):
+        raise CniError(IPAM_FAILED, f"IPAM plugin {plugin.name} returned an address no pod can have: {why}")
     return result
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from krafty.testing import CniCallError, CniExecError, CniTimeout
+from tests import inner_pytest
 
 # A plugin that logs each call (verb, its type, stdin, CNI_* variables) and answers ADD with
 # the prevResult it got plus its type in dns.search (it makes no device, so it lists none).
@@ -178,20 +179,8 @@ def test_assert_clean_names_what_is_left(cni_node, cni_netns, cni_assert_clean, 
 
 
 def run_pytest(directory: Path, source: str, *args: str, conftest: str = "", **env: str) -> subprocess.CompletedProcess:
-    """`source` as test_it.py (and `conftest`, if any) in `directory`, run by a pytest of its own."""
-    (directory / "test_it.py").write_text(textwrap.dedent(source))
-    if conftest:
-        (directory / "conftest.py").write_text(textwrap.dedent(conftest))
-    pytest_argv = ["-p", "no:cacheprovider", "-q", f"--basetemp={directory / 'tmp'}", *args, "test_it.py"]
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", *pytest_argv],
-        cwd=directory,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    """Quiet, so that the tests below read pytest's summary lines."""
+    return inner_pytest.run_pytest(directory, source, "-q", *args, conftest=conftest, **env)
 
 
 def test_teardown_deletes_what_the_test_left_attached_and_fails_if_that_fails(tmp_path):
@@ -303,9 +292,15 @@ def test_a_timeout_kills_the_plugins_process_group(cni_runtime, cni_netns, tmp_p
     script = f'[ "$CNI_COMMAND" = ADD ] || exit 0\nsleep 60 &\necho $! > {pid_file}\nexec sleep 60\n'
     cni_runtime.install("slow", script)
     cni_runtime.timeout = 1
-    with pytest.raises(CniTimeout, match=r"^slow ADD did not finish within 1 s: its process group was killed$"):
+    killed = r"^slow ADD did not finish within 1 s: its process group was killed\n"
+    with pytest.raises(CniTimeout, match=killed) as late:
         cni_runtime.add({"cniVersion": "1.0.0", "name": "n", "type": "slow"}, cni_netns())
     child = int(pid_file.read_text())
+    # What was running then, and where it waited: where the plugin hung.
+    waits = [line.split(" waiting in ")[0] for line in late.value.running]  # the kernel function varies
+    assert len(waits) == 2 and f"{child} `sleep 60`" in waits, waits  # the plugin (exec'd sleep) and its child
+    assert all(wait.endswith(" `sleep 60`") for wait in waits), waits
+    assert f"\n  still running: {child} `sleep 60` waiting in " in str(late.value)
     deadline = time.monotonic() + 5
     while running(child) and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -149,15 +149,24 @@ def test_a_plugin_failing_without_an_error_object_is_103(tmp_path, cni_path, beh
     assert "fake-ipam ADD exited with" in caught.value.msg
 
 
+NO_POD = "returned an address no pod can have"  # then why, in the words the config's checks use
+
+
 @pytest.mark.parametrize(
     ("ips", "mentions"),
     [
         ([], "returned no IPv4 address"),
         ([{"address": "fd00::5/64"}], "returned no IPv4 address"),
-        ([{"address": "10.9.9.9/24"}], "returned 10.9.9.9"),  # outside 172.16.10.0/24
-        ([{"address": "172.16.10.1/24"}], "returned 172.16.10.1"),  # the gateway
-        ([{"address": "172.16.10.0/24"}], "returned 172.16.10.0"),  # network address
-        ([{"address": "172.16.10.255/24"}], "returned 172.16.10.255"),  # broadcast address
+        ([{"address": "10.9.9.9/24"}], f"{NO_POD}: 10.9.9.9 is outside subnet 172.16.10.0/24"),
+        ([{"address": "172.16.10.1/24"}], f"{NO_POD}: 172.16.10.1 is the gateway"),
+        (
+            [{"address": "172.16.10.0/24"}],
+            f"{NO_POD}: 172.16.10.0 is the network or broadcast address of 172.16.10.0/24",
+        ),
+        (
+            [{"address": "172.16.10.255/24"}],
+            f"{NO_POD}: 172.16.10.255 is the network or broadcast address of 172.16.10.0/24",
+        ),
         ([{"address": "nonsense"}], "ADD returned an unusable result"),
     ],
 )

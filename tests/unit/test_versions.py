@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -22,6 +21,7 @@ import pytest
 from krafty.testing import versions
 from krafty.testing.runtime import Runtime
 from krafty.types import result_violations
+from tests import inner_pytest
 
 # version: (CHECK, GC, STATUS, ips[].version, chaining, interfaces, several IPs per family)
 SPEC_TABLE = {
@@ -241,19 +241,11 @@ def test_a_version_call_that_cannot_run_or_never_ends_says_so(tmp_path):
 # --- the cni_versions marker ------------------------------------------------------------------
 
 
-PYTEST = (sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly", "-rs", "-v")
-
-
 def run_pytest(tmp_path: Path, test_source: str, *args: str, env: dict[str, str] | None = None):
-    (tmp_path / "test_inner.py").write_text("import pytest\n\n" + test_source)
-    return subprocess.run(
-        [*PYTEST, f"--basetemp={tmp_path / 'inner'}", *args, "test_inner.py"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env=env,
+    """Verbose, so that the tests below read each test's id and outcome."""
+    source = "import pytest\n\n" + test_source
+    return inner_pytest.run_pytest(
+        tmp_path, source, "-p", "no:randomly", "-rs", "-v", *args, name="test_inner.py", **(env or {})
     )
 
 
