@@ -128,3 +128,22 @@ def test_the_cni_versions_sample_is_one_test_per_version_both_plugins_list(tmp_p
     assert done.returncode == 0, done.stdout + done.stderr
     collected = [line for line in done.stdout.splitlines() if "::" in line]
     assert collected == [f"test_it.py::test_bridge[{version}]" for version in everything]
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation but `-` and `_` dropped, spaces to `-`."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_every_relative_link_names_a_file_and_heading_that_exist(doc):
+    text = FENCE.sub("", (ROOT / doc).read_text())
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if re.match(r"[a-z]+:", target):
+            continue
+        path, _, anchor = target.partition("#")
+        linked = ((ROOT / doc).parent / path).resolve() if path else ROOT / doc
+        assert linked.exists(), f"{doc}: {target} names no file"
+        if anchor:
+            headings = re.findall(r"^#+ (.*)$", FENCE.sub("", linked.read_text()), re.M)
+            assert anchor in {slug(h) for h in headings}, f"{doc}: {target} names no heading"
