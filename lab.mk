@@ -1,4 +1,4 @@
-# The kind lab (README, "Lab (kind)"): needs Docker, kind, kubectl and helm.
+# The kind lab (docs/lab.md): needs Docker, kind, kubectl and helm.
 #
 # Overridable on the command line or in the environment; krafty's defaults live in
 # lab/settings.py (the versions in krafty/testing/kind/settings.py), which `python -m lab`

@@ -67,7 +67,7 @@ GNU_TIME = "/usr/bin/time"  # Debian's `time` package: peak RSS of a call alone 
 IFNAME = "net1"
 PREFIX = f"kb-{os.getpid()}"
 
-# The A/B network: README's example config (krafty) and its Go bridge equivalent.
+# The A/B network: docs/plugin.md's example config (krafty) and its Go bridge equivalent.
 SUBNET, GATEWAY = "172.16.10.0/24", "172.16.10.1"
 RANGE = {"subnet": SUBNET, "rangeStart": "172.16.10.10", "rangeEnd": "172.16.10.250"}
 # Scaling needs room for 500 background pods plus the probes: a /21 on its own node.

@@ -18,7 +18,7 @@ __all__ = ["SPEC_VERSION", "SUPPORTED_VERSIONS"]
 
 VERBS = ("ADD", "DEL", "CHECK", "VERSION", "GC", "STATUS")
 
-# Error codes: 1-99 are the spec's, 100+ are krafty's own (see README).
+# Error codes: 1-99 are the spec's, 100+ are krafty's own (see docs/plugin.md, "Behaviour").
 INCOMPATIBLE_VERSION = 1
 UNSUPPORTED_FIELD = 2
 UNKNOWN_CONTAINER = 3

@@ -1,7 +1,7 @@
 """One container attached more than once, and container IDs that share their seed prefix.
 
 The state key of an attachment is (network, container ID, CNI_IFNAME). The expected names are
-the README's rule worked out by hand: the first attachment of a container gets the seed names
+docs/plugin.md's rule worked out by hand: the first attachment of a container gets the seed names
 (`krv`/`krb` + ID[:12], `veth` + ID[:11]); one whose seed name is held by another attachment
 gets `krv-`/`krb-`/`veth-` + FNV-1a 32 of "<network> <ifname> <containerID>" in 8 hex digits,
 and its bridge the MAC 02:6b: + the same 4 bytes. Hashes (the shell function in

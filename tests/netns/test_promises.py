@@ -1,7 +1,7 @@
-"""README promises held against the real kernel and the real host-local.
+"""docs/plugin.md's promises held against the real kernel and the real host-local.
 
-Expected values are the README's and the spec's, written out here: names, the table of the
-README's example network, a bridge MAC worked out by hand (FNV-1a 32 of the container ID,
+Expected values are docs/plugin.md's and the spec's, written out here: names, the table of
+its example network, a bridge MAC worked out by hand (FNV-1a 32 of the container ID,
 0x86d04db5, behind 02:6b:), krafty's device group 0x6b7266 and its alias format.
 """
 
@@ -23,8 +23,8 @@ CID = "0123456789abcdef0123456789abcdef"  # FNV-1a 32: 0x86d04db5
 GROUP = 0x6B7266
 
 
-def test_names_table_and_mac_are_the_readmes(cni_runtime, cni_node, pod, net, clean):
-    """The README's example network `krafty`: table 2698658016; names from the container ID."""
+def test_names_table_and_mac_are_the_docs(cni_runtime, cni_node, pod, net, clean):
+    """docs/plugin.md's example network `krafty`: table 2698658016; names from the container ID."""
     added = cni_runtime.add(net.config(name="krafty"), pod, container_id=CID, ifname="net1")
     links = cni_node.links()
     assert {"krv0123456789ab", "krb0123456789ab", "veth0123456789a"} <= set(links)

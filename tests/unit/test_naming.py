@@ -2,7 +2,7 @@
 
 The FNV-1a values below were computed with a separate shell implementation (offset
 2166136261, prime 16777619, per byte: xor, multiply, mod 2**32), which reproduces the
-published vectors and the README's `krafty` example:
+published vectors and docs/plugin.md's `krafty` example:
 
     fnv() { local s="$1" h=2166136261 i c; for ((i=0;i<${#s};i++)); do
         printf -v c '%d' "'${s:i:1}"; h=$(( ((h ^ c) * 16777619) & 0xFFFFFFFF )); done; echo $h; }
@@ -20,7 +20,7 @@ def test_fnv32a_matches_the_published_vectors():
     assert naming.fnv32a(b"foobar") == 0xBF9CF968
 
 
-def test_default_table_is_the_readmes_example():
+def test_default_table_is_the_docs_example():
     assert naming.default_vrf_table("krafty") == 2698658016 == 0xA0DA40E0
 
 

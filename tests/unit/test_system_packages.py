@@ -15,7 +15,7 @@ import pytest
 pytestmark = pytest.mark.unit
 
 SCRIPT = Path(__file__).parents[2] / "scripts" / "system-packages"
-# The packages the README says a fresh Debian machine lacks and the VM and host-local need.
+# The packages a fresh Debian machine lacks that the VM (docs/testing.md) and host-local need.
 NEEDED = {"containernetworking-plugins", "qemu-system-x86", "busybox-static", "kmod", "cpio", "iputils-ping"}
 
 
