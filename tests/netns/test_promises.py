@@ -223,10 +223,13 @@ IPS = """echo '{{"cniVersion": "1.0.0", "ips": [{{"address": "{}"}}]}}'"""
     [
         ("echo 'out of luck' >&2; exit 3", "ADD exited with 3"),
         ("""echo '{"cniVersion": "1.0.0", "ips": [{"address": "fd00::5/64"}]}'""", "returned no IPv4 address"),
-        ("""echo '{"cniVersion": "1.0.0", "ips": [{"address": "10.0.0.5/24"}]}'""", "returned 10.0.0.5, which is not"),
+        (
+            """echo '{"cniVersion": "1.0.0", "ips": [{"address": "10.0.0.5/24"}]}'""",
+            "returned an address no pod can have: 10.0.0.5 is outside subnet 172.16.10.0/24",
+        ),
         (
             """echo '{"cniVersion": "1.0.0", "ips": [{"address": "172.16.10.1/24"}]}'""",
-            "returned 172.16.10.1, which is",
+            "returned an address no pod can have: 172.16.10.1 is the gateway",
         ),
     ],
     ids=["exit without an error object", "no IPv4", "outside the subnet", "the gateway"],
