@@ -19,6 +19,8 @@ import ctypes
 import errno
 import importlib.util
 import os
+import socket
+import struct
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,7 +31,7 @@ def _lean_pyroute2() -> None:
     """Let pyroute2's submodules load without its package __init__.
 
     That __init__ imports every API pyroute2 has (NDB with sqlite3, IPDB, conntrack, ...):
-    about 45 ms of each plugin call, which needs only IPRoute (python -X importtime). The
+    about 45 ms of each plugin call, which needs only its netlink messages (python -X importtime). The
     package object gets the real __path__; asking it for anything but a submodule runs the
     real __init__, so code wanting the whole of pyroute2 still gets it.
     """
@@ -50,8 +52,23 @@ def _lean_pyroute2() -> None:
 
 
 _lean_pyroute2()
-from pyroute2.iproute.linux import IPRoute  # noqa: E402
+from pyroute2.netlink import (  # noqa: E402
+    NLM_F_ACK,
+    NLM_F_APPEND,
+    NLM_F_CREATE,
+    NLM_F_DUMP,
+    NLM_F_EXCL,
+    NLM_F_MULTI,
+    NLM_F_REPLACE,
+    NLM_F_REQUEST,
+    NLMSG_DONE,
+    NLMSG_ERROR,
+)
 from pyroute2.netlink.exceptions import NetlinkError  # noqa: E402
+from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg  # noqa: E402
+from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg  # noqa: E402
+from pyroute2.netlink.rtnl.nsidmsg import nsidmsg  # noqa: E402
+from pyroute2.netlink.rtnl.rtmsg import rtmsg  # noqa: E402
 
 KRAFTY_GROUP = 0x6B7266  # "krf"
 _ALIAS_PREFIX = "krafty "
@@ -159,6 +176,100 @@ def _kernel_error(action: str, err: NetlinkError) -> DataplaneError:
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
+# rtnetlink message types (linux/rtnetlink.h)
+_RTM_NEWLINK, _RTM_DELLINK, _RTM_GETLINK = 16, 17, 18
+_RTM_NEWADDR, _RTM_GETADDR = 20, 22
+_RTM_NEWROUTE, _RTM_DELROUTE, _RTM_GETROUTE = 24, 25, 26
+_RTM_GETNSID = 90
+_RT_TABLE_MAIN, _RT_SCOPE_NOWHERE, _RTN_UNICAST = 254, 255, 1
+_NLMSG_HEADER = struct.Struct("=LHHLL")  # length, type, flags, sequence number, port id
+_NEW = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
+
+
+class _Rtnl:
+    """One rtnetlink socket, spoken to with pyroute2's message classes alone.
+
+    pyroute2's IPRoute brings asyncio and ~300 modules (about 100 ms of every plugin call,
+    seconds under emulation); krafty sends a handful of requests, each answered by an ACK, an
+    error or a dump, which this reads back itself.
+    """
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, socket.NETLINK_ROUTE)
+        self.sock.bind((0, 0))
+        self.seq = 0
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def request(self, msg, kind: int, flags: int = NLM_F_REQUEST | NLM_F_ACK) -> list:
+        """Send msg as message type `kind`; the answers (of msg's class) until the ACK or the end
+        of the dump. An error answer raises NetlinkError with its errno."""
+        self.seq += 1
+        msg["header"]["type"], msg["header"]["flags"], msg["header"]["sequence_number"] = kind, flags, self.seq
+        msg.encode()
+        self.sock.send(msg.data)
+        answers = []
+        while True:
+            data = self.sock.recv(1 << 20)
+            offset = 0
+            while offset < len(data):
+                length, answer_kind, answer_flags, seq, _ = _NLMSG_HEADER.unpack_from(data, offset)
+                chunk, offset = data[offset : offset + length], offset + (length + 3 & ~3)
+                if seq != self.seq:
+                    continue  # an answer to a request given up on (none is, today)
+                if answer_kind == NLMSG_ERROR:
+                    code = -struct.unpack_from("=i", chunk, _NLMSG_HEADER.size)[0]
+                    if code:
+                        raise NetlinkError(code, os.strerror(code))
+                    return answers
+                if answer_kind == NLMSG_DONE:
+                    return answers
+                answer = type(msg)(chunk)
+                answer.decode()
+                answers.append(answer)
+                if not answer_flags & NLM_F_MULTI and not flags & NLM_F_ACK:
+                    return answers
+
+    def dump(self, msg, kind: int) -> list:
+        return self.request(msg, kind, NLM_F_REQUEST | NLM_F_DUMP)
+
+
+def _ifinfmsg(index: int = 0, up: bool = False, **attrs) -> ifinfmsg:
+    msg = ifinfmsg()
+    msg["index"], msg["flags"], msg["change"] = index, _IFF_UP if up else 0, _IFF_UP if up else 0
+    msg["attrs"] = [[name, value] for name, value in attrs.items() if value is not None]
+    return msg
+
+
+def _linkinfo(kind: str, **data) -> dict:
+    info = [["IFLA_INFO_KIND", kind]]
+    if data:
+        info.append(["IFLA_INFO_DATA", {"attrs": [[name, value] for name, value in data.items()]}])
+    return {"attrs": info}
+
+
+def _ifaddrmsg(index: int, address: IPv4Interface, flags: int = 0) -> ifaddrmsg:
+    msg = ifaddrmsg()
+    msg["family"], msg["prefixlen"], msg["index"] = socket.AF_INET, address.network.prefixlen, index
+    msg["attrs"] = [["IFA_ADDRESS", str(address.ip)], ["IFA_LOCAL", str(address.ip)]]
+    if flags:
+        msg["attrs"].append(["IFA_FLAGS", flags])
+    return msg
+
+
+def _rtmsg(table: int, dst: str | None = None, dst_len: int = 0, **fields) -> rtmsg:
+    """An IPv4 route message; tables above 255 go in RTA_TABLE, as the kernel wants."""
+    msg = rtmsg()
+    msg["family"], msg["dst_len"], msg["table"] = socket.AF_INET, dst_len, table if table < 256 else _RT_TABLE_MAIN
+    for field, value in fields.items():
+        if not field.startswith("RTA_"):
+            msg[field] = value
+    attrs = [["RTA_DST", dst]] if dst_len else []
+    attrs += [[name, value] for name, value in fields.items() if name.startswith("RTA_") and value is not None]
+    msg["attrs"] = [*attrs, ["RTA_TABLE", table]]
+    return msg
+
 
 def _setns(fd: int) -> None:
     if _libc.setns(fd, _CLONE_NEWNET) != 0:
@@ -177,7 +288,7 @@ class Netns:
         """
         self.path = path
         if path is None:
-            self.ipr = IPRoute()
+            self.ipr = _Rtnl()
             return
         try:
             target = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -190,7 +301,7 @@ class Netns:
             except OSError as err:
                 raise NetnsUnusable(f"{path} is not a network namespace: {err.strerror}") from None
             try:
-                self.ipr = IPRoute()
+                self.ipr = _Rtnl()
             finally:
                 _setns(home)
             self.fd = target
@@ -219,14 +330,15 @@ class Netns:
 
     def _lookup(self, what: str, **key: str | int) -> Link | None:
         try:
-            return _link(self.ipr.link("get", **key)[0])
+            msg = _ifinfmsg(key.get("index", 0), IFLA_IFNAME=key.get("ifname"))
+            return _link(self.ipr.request(msg, _RTM_GETLINK)[0])
         except NetlinkError as err:
             if err.code == errno.ENODEV:
                 return None
             raise _kernel_error(f"look up {what}", err) from None
 
     def links(self) -> list[Link]:
-        return [_link(msg) for msg in self.ipr.link("dump")]
+        return [_link(msg) for msg in self.ipr.dump(_ifinfmsg(), _RTM_GETLINK)]
 
     def nsid_of(self, path: str) -> int | None:
         """The id this namespace uses for the namespace at `path` (None: none assigned, or the
@@ -235,26 +347,29 @@ class Netns:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
             return None
+        msg = nsidmsg()
+        msg["attrs"] = [["NETNSA_FD", fd]]
         try:
-            answer = self.ipr.get_netnsid(fd=fd)
+            answers = self.ipr.request(msg, _RTM_GETNSID)
         except NetlinkError:
             return None
         finally:
             os.close(fd)
-        nsid = answer.get("nsid") if answer else None
+        nsid = answers[0].get_attr("NETNSA_NSID") if answers else None
         return None if nsid is None or nsid < 0 else nsid
 
-    def _create(self, name: str, owner: Owner, **spec) -> Link:
-        """Create a device in krafty's group, then record its owner (or take it away again)."""
+    def _create(self, name: str, owner: Owner, kind: str, linkinfo: dict, **attrs) -> Link:
+        """Create a device in krafty's group, up, then record its owner (or take it away again)."""
+        msg = _ifinfmsg(up=True, IFLA_IFNAME=name, IFLA_GROUP=KRAFTY_GROUP, IFLA_LINKINFO=linkinfo, **attrs)
         try:
-            self.ipr.link("add", ifname=name, group=KRAFTY_GROUP, **spec)
+            self.ipr.request(msg, _RTM_NEWLINK, _NEW)
         except NetlinkError as err:
             if err.code == errno.EEXIST:
                 raise DeviceConflict(f"{name} already exists") from None
-            raise _kernel_error(f"create {spec.get('kind', '')} {name}", err) from None
+            raise _kernel_error(f"create {kind} {name}", err) from None
         link = self.get(name)
         try:
-            self.ipr.link("set", index=link.index, ifalias=owner.alias)
+            self._set_alias(link, owner)
         except NetlinkError as err:
             self.delete_link(link)
             raise _kernel_error(f"record the owner of {name}", err) from None
@@ -301,7 +416,7 @@ class Netns:
         """
         if link.owner is None:
             try:
-                self.ipr.link("set", index=link.index, ifalias=owner.alias)
+                self._set_alias(link, owner)
             except NetlinkError as err:
                 raise _kernel_error(f"record the owner of {link.name}", err) from None
 
@@ -321,7 +436,7 @@ class Netns:
         """Create the VRF or accept this attachment's own; True when created now."""
         name, link = self._pick(names, owner, "VRF", lambda link: link.kind == "vrf" and link.vrf_table == table)
         if link is None:
-            return self._create(name, owner, kind="vrf", vrf_table=table, state="up"), True
+            return self._create(name, owner, "vrf", _linkinfo("vrf", IFLA_VRF_TABLE=table)), True
         if link.kind != "vrf" or link.vrf_table != table:
             raise DeviceConflict(f"VRF {name} exists with routing table {link.vrf_table}, want {table}")
         self._record(link, owner)
@@ -348,21 +463,15 @@ class Netns:
         )
         created = link is None
         if created:
-            spec = {"kind": "bridge", "address": macs[name], "master": vrf.index, "state": "up"}
-            link = self._create(name, owner, **spec, **({"mtu": mtu} if mtu else {}))
+            attrs = {"IFLA_ADDRESS": macs[name], "IFLA_MASTER": vrf.index, "IFLA_MTU": mtu or None}
+            link = self._create(name, owner, "bridge", _linkinfo("bridge"), **attrs)
         else:
             if link.kind != "bridge" or link.master != vrf.index:
                 raise DeviceConflict(f"{name} exists but is not a bridge in VRF {vrf.name}")
             self._record(link, owner)
             self._set_up(link)
         try:
-            self.ipr.addr(
-                "add",
-                index=link.index,
-                address=str(gateway.ip),
-                prefixlen=gateway.network.prefixlen,
-                flags=_IFA_F_NOPREFIXROUTE,
-            )
+            self.ipr.request(_ifaddrmsg(link.index, gateway, _IFA_F_NOPREFIXROUTE), _RTM_NEWADDR, _NEW)
         except NetlinkError as err:
             if err.code != errno.EEXIST:
                 raise _kernel_error(f"add {gateway} to bridge {name}", err) from None
@@ -377,11 +486,10 @@ class Netns:
         name, link = self._pick(names, owner, "host veth", lambda link: False)
         if link is not None:
             raise DeviceConflict(f"host veth {name} already exists")
-        peer = {"ifname": ifname, "net_ns_fd": pod.fd, "group": KRAFTY_GROUP}
-        extra = {"mtu": mtu} if mtu else {}
-        if mtu:
-            peer["mtu"] = mtu
-        return self._create(name, owner, kind="veth", master=bridge.index, state="up", peer=peer, **extra)
+        peer = [["IFLA_IFNAME", ifname], ["IFLA_NET_NS_FD", pod.fd], ["IFLA_GROUP", KRAFTY_GROUP]]
+        peer += [["IFLA_MTU", mtu]] if mtu else []
+        linkinfo = _linkinfo("veth", VETH_INFO_PEER={"attrs": peer})
+        return self._create(name, owner, "veth", linkinfo, IFLA_MASTER=bridge.index, IFLA_MTU=mtu or None)
 
     def route_pod(self, bridge: str, address: IPv4Address, table: int, exclusive: bool) -> None:
         """Route the pod's address via its own bridge in the network's shared VRF table.
@@ -391,19 +499,21 @@ class Netns:
         the whole table, so it is skipped when IPAM guarantees uniqueness.
         """
         bridge_link = self.get(bridge)
-        for route in self.ipr.route("dump", family=2, table=table) if exclusive else ():
+        for route in self._routes(table) if exclusive else ():
             holder = route.get("RTA_OIF")
             if route["dst_len"] == 32 and route.get("RTA_DST") == str(address) and holder != bridge_link.index:
                 raise AddressInUse(f"{address} is already routed to another pod (ifindex {holder}) in table {table}")
+        route = _rtmsg(
+            table,
+            str(address),
+            32,
+            proto=_RTPROT_STATIC,
+            scope=_RT_SCOPE_LINK,
+            type=_RTN_UNICAST,
+            RTA_OIF=bridge_link.index,
+        )
         try:
-            self.ipr.route(
-                "replace",
-                dst=f"{address}/32",
-                oif=bridge_link.index,
-                table=table,
-                scope=_RT_SCOPE_LINK,
-                proto=_RTPROT_STATIC,
-            )
+            self.ipr.request(route, _RTM_NEWROUTE, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE)
         except NetlinkError as err:
             raise _kernel_error(f"route {address} via {bridge} in table {table}", err) from None
 
@@ -411,8 +521,9 @@ class Netns:
         bridge_link = self.get(bridge)
         if bridge_link is None:
             return
+        route = _rtmsg(table, str(address), 32, scope=_RT_SCOPE_NOWHERE, RTA_OIF=bridge_link.index)  # any scope
         try:
-            self.ipr.route("del", dst=f"{address}/32", oif=bridge_link.index, table=table)
+            self.ipr.request(route, _RTM_DELROUTE)
         except NetlinkError as err:
             if err.code not in (errno.ESRCH, errno.ENODEV):
                 raise _kernel_error(f"remove route {address} from table {table}", err) from None
@@ -425,8 +536,8 @@ class Netns:
         if link is None:
             raise DataplaneError(f"pod interface {ifname} vanished after creation")
         try:
-            self.ipr.link("set", index=link.index, ifalias=owner.alias, state="up")
-            self.ipr.addr("add", index=link.index, address=str(address.ip), prefixlen=address.network.prefixlen)
+            self.ipr.request(_ifinfmsg(link.index, up=True, IFLA_IFALIAS=owner.alias), _RTM_NEWLINK)
+            self.ipr.request(_ifaddrmsg(link.index, address), _RTM_NEWADDR, _NEW)
         except NetlinkError as err:
             raise _kernel_error(f"address {address} on pod interface {ifname}", err) from None
         for dst, gateway in routes:
@@ -437,14 +548,17 @@ class Netns:
         """A route the pod already has (say the primary CNI's default) keeps precedence:
         krafty's goes in behind it, with a higher metric. It is appended there, so a third
         attachment of the pod with the same route (another krafty one) finds room too."""
-        spec = {"dst": dst, "oif": link.index, **({"gateway": gateway} if gateway else {})}
+        network, _, prefixlen = dst.partition("/")
+        spec = {"proto": _RTPROT_STATIC, "type": _RTN_UNICAST, "RTA_OIF": link.index, "RTA_GATEWAY": gateway}
         try:
             try:
-                self.ipr.route("add", **spec)
+                self.ipr.request(_rtmsg(_RT_TABLE_MAIN, network, int(prefixlen or 32), **spec), _RTM_NEWROUTE, _NEW)
             except NetlinkError as err:
                 if err.code != errno.EEXIST:
                     raise
-                self.ipr.route("append", priority=SECONDARY_ROUTE_METRIC, **spec)
+                spec["RTA_PRIORITY"] = SECONDARY_ROUTE_METRIC
+                append = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_APPEND
+                self.ipr.request(_rtmsg(_RT_TABLE_MAIN, network, int(prefixlen or 32), **spec), _RTM_NEWROUTE, append)
         except NetlinkError as err:
             raise _kernel_error(f"route {dst} via {gateway} in pod", err) from None
 
@@ -457,7 +571,7 @@ class Netns:
 
     def delete_link(self, link: Link) -> bool:
         try:
-            self.ipr.link("del", index=link.index)
+            self.ipr.request(_ifinfmsg(link.index), _RTM_DELLINK)
         except NetlinkError as err:
             if err.code == errno.ENODEV:
                 return False
@@ -467,21 +581,33 @@ class Netns:
     def _set_up(self, link: Link) -> None:
         if not link.up:
             try:
-                self.ipr.link("set", index=link.index, state="up")
+                self.ipr.request(_ifinfmsg(link.index, up=True), _RTM_NEWLINK)
             except NetlinkError as err:
                 raise _kernel_error(f"bring {link.name} up", err) from None
 
     def addresses(self, link: Link) -> set[IPv4Interface]:
+        msg = ifaddrmsg()
+        msg["family"] = socket.AF_INET
         return {
             IPv4Interface(f"{msg.get('IFA_ADDRESS')}/{msg['prefixlen']}")
-            for msg in self.ipr.addr("dump", index=link.index, family=2)
+            for msg in self.ipr.dump(msg, _RTM_GETADDR)
+            if msg["index"] == link.index
         }
 
     def default_gateway(self, link: Link) -> str | None:
-        for msg in self.ipr.route("dump", family=2, table=254, dst_len=0):
+        for msg in self._routes(_RT_TABLE_MAIN):
             if msg.get("RTA_OIF") == link.index and msg["dst_len"] == 0:
                 return msg.get("RTA_GATEWAY")
         return None
+
+    def _routes(self, table: int) -> list:
+        """The IPv4 routes of one table (the kernel dumps every table)."""
+        msg = rtmsg()
+        msg["family"] = socket.AF_INET
+        return [route for route in self.ipr.dump(msg, _RTM_GETROUTE) if route.get("RTA_TABLE") == table]
+
+    def _set_alias(self, link: Link, owner: Owner) -> None:
+        self.ipr.request(_ifinfmsg(link.index, IFLA_IFALIAS=owner.alias), _RTM_NEWLINK)
 
 
 def create_netns(name: str) -> None:
