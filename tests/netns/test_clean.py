@@ -291,7 +291,7 @@ def test_private_mounts_over_run_keep_run_netns(cni_runtime, cni_node, cni_netns
     }
     attachment = cni_runtime.add(conf, pod)  # ptp opens CNI_NETNS=/run/netns/<pod> inside the mounts
     assert attachment.result["ips"][0]["address"] in pod.addresses("eth0")
-    inside = ["nsenter", f"--mount={cni_runtime.mounts.namespace}"]
+    inside = ["nsenter", *cni_runtime.mounts.nsenter_args()]  # as the plugins enter it (in a chroot too)
     subprocess.run([*inside, "sh", "-ec", "mkdir -p /run/krafty-private-test/x; touch /run/krafty-private-test/x/left"])
     with pytest.raises(AssertionError, match=r"private mount: /run/krafty-private-test/x/left\b"):
         cni_assert_clean()
