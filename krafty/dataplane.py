@@ -237,7 +237,8 @@ class _Rtnl:
 
 def _ifinfmsg(index: int = 0, up: bool = False, **attrs) -> ifinfmsg:
     msg = ifinfmsg()
-    msg["index"], msg["flags"], msg["change"] = index, _IFF_UP if up else 0, _IFF_UP if up else 0
+    flags = _IFF_UP if up else 0
+    msg["index"], msg["flags"], msg["change"] = index, flags, flags
     msg["attrs"] = [[name, value] for name, value in attrs.items() if value is not None]
     return msg
 
@@ -549,16 +550,17 @@ class Netns:
         krafty's goes in behind it, with a higher metric. It is appended there, so a third
         attachment of the pod with the same route (another krafty one) finds room too."""
         network, _, prefixlen = dst.partition("/")
+        length = int(prefixlen or 32)
         spec = {"proto": _RTPROT_STATIC, "type": _RTN_UNICAST, "RTA_OIF": link.index, "RTA_GATEWAY": gateway}
         try:
             try:
-                self.ipr.request(_rtmsg(_RT_TABLE_MAIN, network, int(prefixlen or 32), **spec), _RTM_NEWROUTE, _NEW)
+                self.ipr.request(_rtmsg(_RT_TABLE_MAIN, network, length, **spec), _RTM_NEWROUTE, _NEW)
             except NetlinkError as err:
                 if err.code != errno.EEXIST:
                     raise
                 spec["RTA_PRIORITY"] = SECONDARY_ROUTE_METRIC
                 append = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_APPEND
-                self.ipr.request(_rtmsg(_RT_TABLE_MAIN, network, int(prefixlen or 32), **spec), _RTM_NEWROUTE, append)
+                self.ipr.request(_rtmsg(_RT_TABLE_MAIN, network, length, **spec), _RTM_NEWROUTE, append)
         except NetlinkError as err:
             raise _kernel_error(f"route {dst} via {gateway} in pod", err) from None
 

@@ -413,18 +413,18 @@ class Runtime:
             except OSError as exc:
                 message = f"{plugin} {command}: cannot execute {argv[-1]}: {exc}"
                 raise CniExecError(message, plugin=plugin, command=command) from None
+            running = None  # what was still running when the plugin outlived the timeout
             try:
                 proc.communicate(raw, timeout=self.timeout)
             except subprocess.TimeoutExpired:
                 running = [doing(member) for member in group_members(proc.pid)]
                 kill_group(proc.pid)
                 proc.communicate()
-                err.seek(0)
-                stderr = err.read().decode(errors="replace")
-                raise CniTimeout(plugin, command, self.timeout, running, stderr) from None
             out.seek(0)
             err.seek(0)
             stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
+        if running is not None:
+            raise CniTimeout(plugin, command, self.timeout, running, stderr)
         output = CallOutput(proc.returncode, stdout, stderr)
         failed = _EXEC_FAILED.match(output.stderr) if output.status in (126, 127) and not output.stdout else None
         if failed:

@@ -114,6 +114,7 @@ class VmDied(RuntimeError):
 KERNEL_ENV = "KRAFTY_VM_KERNEL"
 # In the command's environment: what modprobe said when a module asked for did not load (else empty).
 MODPROBE_FAILED = "KRAFTY_VM_MODPROBE_FAILED"
+NOTE = "krafty.testing.vm: "  # starts every line of this module's own: --quiet leaves them out
 _MODPROBE_ERRORS = "/run/krafty-modprobe.err"  # in the guest's root
 WHAT_TO_DO = (
     "install your distribution's module for the missing feature (Ubuntu: sudo apt-get install"
@@ -419,10 +420,10 @@ def run(
         tail: collections.deque[str] = collections.deque(maxlen=40)
         deadline = time.monotonic() + timeout
         accel, why = accelerator()
-        console.write(f"krafty.testing.vm: {accel}{f' ({why})' if why else ''}\n")
+        console.write(f"{NOTE}{accel}{f' ({why})' if why else ''}\n")
         reason = _boot([*qemu, *ACCELERATORS[accel]], ctl, console, tail, deadline, accel == "kvm", started)
         if reason == _NOT_BOOTED:
-            console.write(f"krafty.testing.vm: the KVM guest did not boot in {BOOT_DEADLINE:g} s: TCG then\n")
+            console.write(f"{NOTE}the KVM guest did not boot in {BOOT_DEADLINE:g} s: TCG then\n")
             reason = _boot([*qemu, *ACCELERATORS["tcg"]], ctl, console, tail, deadline, False, started)
         reason = reason or f"the VM timed out after {timeout:g} s and was killed"
         status = ctl / "status"
@@ -442,7 +443,7 @@ class CommandLines:
 
     def write(self, text: str) -> None:
         for line in text.splitlines(keepends=True):
-            if not _KERNEL_LINE.match(line) and not line.startswith("krafty.testing.vm: "):
+            if not _KERNEL_LINE.match(line) and not line.startswith(NOTE):
                 self.out.write(line)
 
     def flush(self) -> None:
@@ -512,7 +513,7 @@ def main(args: Sequence[str]) -> int:
         console = CommandLines(sys.stderr) if ns.quiet else sys.stderr
         return run(cmd, cwd=ns.cwd.absolute(), rw_dirs=ns.rw, timeout=ns.timeout, modules=modules, console=console)
     except (VmDied, NoKernel) as err:
-        print(f"krafty.testing.vm: {str(err).splitlines()[0]}", file=sys.stderr)  # a VM's console was already shown
+        print(f"{NOTE}{str(err).splitlines()[0]}", file=sys.stderr)  # a VM's console was already shown
         return 125
 
 
