@@ -6,8 +6,8 @@ without answers EOPNOTSUPP. Nothing is ever created, and it costs one syscall pa
 instead of pyroute2's import.
 """
 
+import _socket  # the socket module around it loads enum conversions this one call never needs
 import errno
-import socket
 import struct
 
 _RTM_NEWLINK = 16
@@ -25,13 +25,16 @@ def _attr(kind: int, payload: bytes) -> bytes:
 
 def vrf_probe_errno() -> int:
     """The kernel's answer to the probe (0 would mean a VRF was created: never expected)."""
-    body = struct.pack("BxHiII", socket.AF_UNSPEC, 0, 0, 0, 0)
+    body = struct.pack("BxHiII", _socket.AF_UNSPEC, 0, 0, 0, 0)
     body += _attr(_IFLA_IFNAME, b"krafty-probe\0")
     body += _attr(_IFLA_LINKINFO, _attr(_IFLA_INFO_KIND, b"vrf\0"))
     header = struct.pack("IHHII", 16 + len(body), _RTM_NEWLINK, _NLM_F_REQUEST_ACK_CREATE_EXCL, 1, 0)
-    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE) as sock:
+    sock = _socket.socket(_socket.AF_NETLINK, _socket.SOCK_RAW, _socket.NETLINK_ROUTE)
+    try:
         sock.send(header + body)
         reply = sock.recv(65536)
+    finally:
+        sock.close()
     _, kind, _, _, _ = struct.unpack_from("IHHII", reply)
     if kind != _NLMSG_ERROR:
         raise OSError(errno.EPROTO, f"unexpected netlink reply type {kind}")

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from ipaddress import AddressValueError, IPv4Address, IPv4Network, NetmaskValueError
-from typing import Any
 
 from krafty.naming import default_vrf_table
+from krafty.record import Record
 from krafty.types import (
     DECODE_FAILURE,
     INCOMPATIBLE_VERSION,
@@ -23,6 +22,10 @@ from krafty.types import (
     version_tuple,
 )
 
+TYPE_CHECKING = False  # typing's import costs every call; the checker sees this
+if TYPE_CHECKING:
+    from typing import Any
+
 _NETWORK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 MAX_NETWORK_NAME = 64  # keeps the owner record within the kernel's 255-byte ifalias
 _PLUGIN_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+\-]*")
@@ -30,20 +33,49 @@ _RESERVED_TABLES = {253: "default", 254: "main", 255: "local"}
 _MIN_VERSION = {"CHECK": "0.4.0", "GC": "1.1.0", "STATUS": "1.1.0"}
 
 
-@dataclass(frozen=True)
-class NetConf:
-    cni_version: str
-    name: str
-    subnet: IPv4Network
-    gateway: IPv4Address
-    vrf_table: int
-    raw: dict[str, Any]  # the whole document, handed unchanged to the IPAM plugin
-    ipam_type: str | None = None
-    pod_ip: IPv4Address | None = None
-    mtu: int | None = None
-    log_file: str | None = None
-    prev_result: Result | None = None
-    valid_attachments: frozenset[tuple[str, str]] | None = None
+class NetConf(Record):
+    __slots__ = (
+        "cni_version",
+        "gateway",
+        "ipam_type",
+        "log_file",
+        "mtu",
+        "name",
+        "pod_ip",
+        "prev_result",
+        "raw",
+        "subnet",
+        "valid_attachments",
+        "vrf_table",
+    )
+
+    def __init__(
+        self,
+        cni_version: str,
+        name: str,
+        subnet: IPv4Network,
+        gateway: IPv4Address,
+        vrf_table: int,
+        raw: dict[str, Any],  # the whole document, handed unchanged to the IPAM plugin
+        ipam_type: str | None = None,
+        pod_ip: IPv4Address | None = None,
+        mtu: int | None = None,
+        log_file: str | None = None,
+        prev_result: Result | None = None,
+        valid_attachments: frozenset[tuple[str, str]] | None = None,
+    ) -> None:
+        self.cni_version = cni_version
+        self.name = name
+        self.subnet = subnet
+        self.gateway = gateway
+        self.vrf_table = vrf_table
+        self.raw = raw
+        self.ipam_type = ipam_type
+        self.pod_ip = pod_ip
+        self.mtu = mtu
+        self.log_file = log_file
+        self.prev_result = prev_result
+        self.valid_attachments = valid_attachments
 
     @property
     def gateway_interface(self) -> str:

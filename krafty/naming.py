@@ -12,7 +12,7 @@ and 8 hex digits; a seed name never has a dash there (container IDs start with a
 digit), so the two sets cannot collide.
 """
 
-from dataclasses import dataclass
+from krafty.record import Record
 
 IFNAMSIZ = 15
 _FNV32_OFFSET = 0x811C9DC5
@@ -71,14 +71,16 @@ def attachment_key(container_id: str, network: str, ifname: str) -> str:
     return f"{network} {ifname} {container_id}"
 
 
-@dataclass(frozen=True)
-class Names:
+class Names(Record):
     """One candidate set of an attachment's node-side device names, and the bridge's MAC."""
 
-    vrf: str
-    bridge: str
-    host_veth: str
-    bridge_mac: str
+    __slots__ = ("bridge", "bridge_mac", "host_veth", "vrf")
+
+    def __init__(self, vrf: str, bridge: str, host_veth: str, bridge_mac: str) -> None:
+        self.vrf = vrf
+        self.bridge = bridge
+        self.host_veth = host_veth
+        self.bridge_mac = bridge_mac
 
 
 def seed_names(container_id: str) -> Names:

@@ -7,7 +7,6 @@ only once the result is complete, so any failure leaves the node as it was.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from ipaddress import IPv4Interface, IPv4Network
@@ -26,6 +25,7 @@ from krafty.dataplane import (
     teardown_order,
 )
 from krafty.lock import device_lock, network_lock
+from krafty.log import log
 from krafty.types import (
     ADDRESS_IN_USE,
     CHECK_FAILED,
@@ -40,8 +40,6 @@ from krafty.types import (
     Result,
     Route,
 )
-
-log = logging.getLogger("krafty")
 
 DEFAULT_ROUTE = IPv4Network("0.0.0.0/0")
 

@@ -8,13 +8,10 @@ imports pyroute2: VERSION must stay as cheap as starting the interpreter.
 from __future__ import annotations
 
 import json
-import logging
 import re
 import sys
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from typing import IO, Any
 
+from krafty.log import log
 from krafty.types import (
     INTERNAL_ERROR,
     INVALID_ENVIRONMENT,
@@ -27,7 +24,12 @@ from krafty.types import (
 )
 from krafty.versions import asked_version
 
-log = logging.getLogger("krafty")
+TYPE_CHECKING = False  # typing's import costs every call; the checker sees these
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import IO, Any
+
+    Verb = Callable[[Invocation, Any], Result | None]
 
 # The spec's rule, without a length limit: the owner record in the kernel's 255-byte interface
 # alias is what limits an ID's length, and it depends on the network and interface names, so
@@ -71,9 +73,6 @@ def parse_environment(environ: Mapping[str, str]) -> Invocation:
     return Invocation(command, container_id, netns, ifname, path, environ)
 
 
-Verb = Callable[[Invocation, Any], "Result | None"]
-
-
 def _error_version(raw: bytes) -> str:
     """The config's cniVersion when it is one we speak, for the error object."""
     try:
@@ -81,23 +80,6 @@ def _error_version(raw: bytes) -> str:
     except (ValueError, RecursionError, AttributeError):
         return SPEC_VERSION
     return version if version in SUPPORTED_VERSIONS else SPEC_VERSION
-
-
-@contextmanager
-def _logging_to(stderr: IO[str]) -> Iterator[None]:
-    """Send the log to this call's stderr (and logFile, once known), and detach afterwards."""
-    handler = logging.StreamHandler(stderr)
-    handler.setFormatter(logging.Formatter("krafty[%(process)d] %(levelname)s %(message)s"))
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    log.propagate = False
-    try:
-        yield
-    finally:
-        for attached in list(log.handlers):
-            log.removeHandler(attached)
-            if attached is not handler:
-                attached.close()
 
 
 def run(
@@ -115,8 +97,11 @@ def run(
     if environ.get("CNI_COMMAND") == "VERSION":
         json.dump({"cniVersion": asked_version(stdin.read()), "supportedVersions": list(SUPPORTED_VERSIONS)}, stdout)
         return 0
-    with _logging_to(stderr or sys.stderr):
+    log.start(stderr or sys.stderr)
+    try:
         return _handle(environ, stdin, stdout, verbs)
+    finally:
+        log.stop()
 
 
 def _handle(environ: Mapping[str, str], stdin: IO[bytes], stdout: IO[str], verbs: Mapping[str, Verb] | None) -> int:
@@ -128,7 +113,7 @@ def _handle(environ: Mapping[str, str], stdin: IO[bytes], stdout: IO[str], verbs
 
         conf = config.parse(raw, invocation.command)
         if conf.log_file:
-            _log_to_file(conf.log_file)
+            log.add_file(conf.log_file)
         if verbs is not None:
             verb = verbs[invocation.command]
         elif invocation.command == "STATUS":
@@ -145,17 +130,7 @@ def _handle(environ: Mapping[str, str], stdin: IO[bytes], stdout: IO[str], verbs
         log.error("%s: %s %s", environ.get("CNI_COMMAND", "?"), err.msg, err.details)
         json.dump(err.to_json(_error_version(raw)), stdout)
         return 1
-    except Exception as err:  # the runtime must get an error object, never a traceback
+    except Exception as err:  # noqa: BLE001  # the runtime must get an error object, never a traceback
         log.exception("internal error")
         json.dump(CniError(INTERNAL_ERROR, "internal error", repr(err)).to_json(_error_version(raw)), stdout)
         return 1
-
-
-def _log_to_file(path: str) -> None:
-    try:
-        handler = logging.FileHandler(path)
-    except OSError as err:
-        log.warning("cannot open logFile %s: %s", path, err)
-        return
-    handler.setFormatter(logging.Formatter("%(asctime)s krafty[%(process)d] %(levelname)s %(message)s"))
-    log.addHandler(handler)

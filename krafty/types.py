@@ -7,12 +7,15 @@ plugin's answers with the same rules.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, ip_address, ip_interface, ip_network
-from typing import Any
 
+from krafty.record import Record
 from krafty.versions import SPEC_VERSION, SUPPORTED_VERSIONS
+
+TYPE_CHECKING = False  # typing's import costs every call; the checker sees these
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
 __all__ = ["SPEC_VERSION", "SUPPORTED_VERSIONS"]
 
@@ -54,44 +57,70 @@ def version_tuple(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("."))
 
 
-@dataclass(frozen=True)
-class Invocation:
+class Invocation(Record):
     """The runtime's environment for one call, validated."""
 
-    command: str
-    container_id: str = ""
-    netns: str = ""
-    ifname: str = ""
-    path: tuple[str, ...] = ()
-    environ: Mapping[str, str] = field(default_factory=dict)
+    __slots__ = ("command", "container_id", "environ", "ifname", "netns", "path")
+
+    def __init__(
+        self,
+        command: str,
+        container_id: str = "",
+        netns: str = "",
+        ifname: str = "",
+        path: tuple[str, ...] = (),
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.command = command
+        self.container_id = container_id
+        self.netns = netns
+        self.ifname = ifname
+        self.path = path
+        self.environ: Mapping[str, str] = {} if environ is None else environ
 
 
-@dataclass(frozen=True)
-class Interface:
-    name: str
-    mac: str = ""
-    sandbox: str = ""
+class Interface(Record):
+    __slots__ = ("mac", "name", "sandbox")
+
+    def __init__(self, name: str, mac: str = "", sandbox: str = "") -> None:
+        self.name = name
+        self.mac = mac
+        self.sandbox = sandbox
 
 
-@dataclass(frozen=True)
-class IPConfig:
-    address: IPv4Interface
-    gateway: IPv4Address | None = None
-    interface: int | None = None
+class IPConfig(Record):
+    __slots__ = ("address", "gateway", "interface")
+
+    def __init__(
+        self, address: IPv4Interface, gateway: IPv4Address | None = None, interface: int | None = None
+    ) -> None:
+        self.address = address
+        self.gateway = gateway
+        self.interface = interface
 
 
-@dataclass(frozen=True)
-class Route:
-    dst: IPv4Network
-    gw: IPv4Address | None = None
+class Route(Record):
+    __slots__ = ("dst", "gw")
+
+    def __init__(self, dst: IPv4Network, gw: IPv4Address | None = None) -> None:
+        self.dst = dst
+        self.gw = gw
 
 
-@dataclass(frozen=True)
-class Result:
-    interfaces: tuple[Interface, ...] = ()
-    ips: tuple[IPConfig, ...] = ()
-    routes: tuple[Route, ...] = ()
-    dns: Mapping[str, Any] = field(default_factory=dict)
+class Result(Record):
+    __slots__ = ("dns", "interfaces", "ips", "routes")
+
+    def __init__(
+        self,
+        interfaces: tuple[Interface, ...] = (),
+        ips: tuple[IPConfig, ...] = (),
+        routes: tuple[Route, ...] = (),
+        dns: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.interfaces = interfaces
+        self.ips = ips
+        self.routes = routes
+        self.dns: Mapping[str, Any] = {} if dns is None else dns
 
     def to_json(self, cni_version: str) -> dict[str, Any]:
         """The result in the version the config asked for (0.3.x/0.4.0 carry ips[].version)."""

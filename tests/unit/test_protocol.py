@@ -185,6 +185,16 @@ def test_log_file_lines_carry_time_pid_and_level(tmp_path):
     ), log_file.read_text()
 
 
+def test_a_calls_log_file_gets_only_that_calls_lines(tmp_path):
+    """In-process calls (the tests', a long-lived caller's) must not inherit a logFile."""
+    log_file = tmp_path / "krafty.log"
+    nope = {"ADD": lambda i, c: (_ for _ in ()).throw(types.CniError(100, "nope"))}
+    call(conf={**CONF, "logFile": str(log_file)}, verbs=nope)
+    _, _, stderr = call(conf={**CONF, "name": "second"}, verbs=nope)
+    assert "ERROR ADD: nope" in stderr
+    assert log_file.read_text().count("nope") == 1, log_file.read_text()
+
+
 def test_an_unusable_log_file_is_a_warning_not_a_failure(tmp_path):
     missing = tmp_path / "no-such-dir" / "krafty.log"
     status, out, stderr = call(conf={**CONF, "logFile": str(missing)})
