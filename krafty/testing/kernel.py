@@ -157,8 +157,8 @@ def passed_on(args: Sequence[str], positionals: Sequence[str]) -> list[str]:
             left.pop(0)
         elif name in NOT_PASSED_ON:
             skip = 0 if "=" in arg else NOT_PASSED_ON[name]
-        elif name[:2] in ("-n", "-k", "-m") and len(name) > 2 and not name.startswith("--"):
-            continue  # -n2, -kexpr
+        elif name[:2] in ("-n", "-k", "-m"):
+            continue  # -n2, -kexpr (-n, -k and -m alone are NOT_PASSED_ON's)
         else:
             passed.append(arg)
     return passed
@@ -208,8 +208,6 @@ class VmRelay:
         env.pop("PYTEST_XDIST_WORKER", None)
         terminal = self.config.pluginmanager.get_plugin("terminalreporter")
         if terminal:
-            from krafty.testing import vm
-
             accel, slow = vm.accelerator()
             under = f"{accel}: {slow}" if slow else accel
             n = len(self.items)

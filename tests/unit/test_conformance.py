@@ -274,7 +274,7 @@ def test_a_case_ends_its_mounts_first_and_says_which_namespace_stayed(tmp_path):
 def test_a_plugin_not_on_the_path_is_one_usage_line(pytester, tmp_path):
     config = tmp_path / "net.json"
     config.write_text(json.dumps({"cniVersion": "1.0.0", "name": "n", "type": "no-such-plugin"}))
-    result = pytester.runpytest_subprocess(f"--cni-conformance={config}", f"--cni-path={tmp_path}")
+    result = pytester.runpytest_inprocess(f"--cni-conformance={config}", f"--cni-path={tmp_path}")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"ERROR: --cni-conformance: plugin 'no-such-plugin' not found in {tmp_path}"])
 

@@ -199,6 +199,13 @@ def test_the_relay_says_what_it_runs_in_the_vm_under_which_accelerator_and_where
     relay.thread.join()
     under = f"tcg: no usable /dev/kvm; console: {relay.console_path}"
     assert terminal.lines == [f"cni_kernel: this kernel lacks vlan: running 2 tests in a VM ({under})"]
+    monkeypatch.setattr(vm, "accelerator", lambda: ("kvm", ""))
+    terminal.lines.clear()
+    relay.start()
+    relay.thread.join()
+    assert terminal.lines == [
+        f"cni_kernel: this kernel lacks vlan: running 2 tests in a VM (kvm; console: {relay.console_path})"
+    ]
     assert relay.console_path.read_text() == "booting\nthe VM's last line\n"
     assert relay.outcome == "", "every test passed in the VM (exit status 0)"
 
@@ -324,8 +331,9 @@ def test_the_options_given_here_reach_the_pytest_in_the_vm_but_those_the_relay_s
     """-x, -o, -p, --basetemp and a conftest's own options go on; paths, selection, xdist,
     the cache's replays and the relay's own options do not (the VM gets the tests' ids)."""
     given = [
-        "-x", "-o", "log_level=DEBUG", "-p", "no:randomly", "--basetemp=/tmp/b", "--my-conftest-option", "v",
-        "tests/netns", "-n", "2", "-n2", "--dist=load", "-k", "vlan and not slow", "-m", "netns",
+        "-n", "2", "-x", "-k", "vlan and not slow", "-o", "log_level=DEBUG", "-n2", "-p", "no:randomly",
+        "--deselect=t.py::test_x[a=b]", "-kvlan", "--basetemp=/tmp/b", "-mnetns", "--my-conftest-option", "v",
+        "tests/netns", "--dist=load", "-m", "netns",
         "--cni-vm=always", "--cni-path", "/x", "--cni-timeout=5", "--lf", "--sw", "tests/netns/test_a.py::test_b",
     ]  # fmt: skip
     items = [Item("t.py::test_a", "vlan")]

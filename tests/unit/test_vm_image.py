@@ -284,6 +284,12 @@ def test_a_module_zstd_cannot_read_fails_instead_of_going_in_empty(tmp_path: Pat
         vm._module_bytes(path)
 
 
+def test_a_zstd_module_without_zstd_names_the_module_and_the_package(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no zstd on it
+    with pytest.raises(vm.MissingTools, match=r"^missing zstd to unpack bridge\.ko\.zst: install zstd$"):
+        vm._module_bytes(tmp_path / "bridge.ko.zst")
+
+
 # --- prepare: the cache, from a kernel given in KRAFTY_VM_KERNEL ----------------------------------
 
 
