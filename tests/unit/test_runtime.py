@@ -30,7 +30,7 @@ from krafty.testing import (
     verify,
 )
 from krafty.testing.kill import group_running
-from krafty.testing.runtime import CallOutput, kill_group
+from krafty.testing.runtime import CallOutput, doing, kill_group
 from krafty.types import result_violations
 from tests.unit.test_verify import FakeRuntime
 
@@ -435,6 +435,32 @@ def test_a_timeout_names_plugin_verb_and_seconds_and_kills_the_process_group(run
     while alive(child) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not alive(child), "the plugin's child outlived the timeout"
+
+
+def test_a_timeouts_message_has_a_line_per_process_and_no_empty_stderr():
+    late = CniTimeout("p", "DEL", 2, running=["1 `a` running", "2 `b` running"], stderr=" \n")
+    assert str(late) == (
+        "p DEL did not finish within 2 s: its process group was killed"
+        "\n  still running: 1 `a` running\n  still running: 2 `b` running"
+    )
+    assert str(CniTimeout("p", "DEL", 2)) == "p DEL did not finish within 2 s: its process group was killed"
+
+
+@pytest.mark.parametrize(
+    ("cmdline", "wchan", "shown"),
+    [
+        (b"sleep\x0060\x00", "hrtimer_nanosleep", "`sleep 60` waiting in hrtimer_nanosleep"),
+        (b"python3\x00-X\x00", "0", "`python3 -X` running"),  # wchan 0: on a CPU, waiting for nothing
+        (b"ip\x00\xff\x00", "", "`ip \ufffd` running"),  # an argument that is not UTF-8
+    ],
+)
+def test_what_a_process_is_doing_comes_from_its_proc_entry(tmp_path, cmdline, wchan, shown):
+    proc = tmp_path / "4242"
+    proc.mkdir()
+    (proc / "cmdline").write_bytes(cmdline)
+    (proc / "wchan").write_text(wchan)
+    assert doing(proc) == f"4242 {shown}"
+    assert doing(tmp_path / "4343") == "4343 (gone)"
 
 
 # --- 8. cni_kill_at -----------------------------------------------------------------------------

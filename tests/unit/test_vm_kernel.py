@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from krafty.testing import vm
+
 UBUNTU_MODULE = "sudo apt-get install linux-modules-extra-$(uname -r)"
 
 
@@ -62,6 +64,13 @@ def test_missing_tools_are_named_with_their_packages_before_anything_is_download
     assert_one_line(proc, f"krafty.testing.vm: {missing}")
     assert not (tmp_path / "apt.log").exists(), "apt was asked before the tools were checked"
     assert list((tmp_path / "cache").rglob("*.deb")) == []
+
+
+def test_prepare_raises_missing_tools_naming_them(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # none of the tools on it
+    missing = "missing qemu-system-x86_64, depmod, modprobe: install qemu-system-x86 kmod"
+    with pytest.raises(vm.MissingTools, match=f"^{missing}$"):
+        vm.prepare(tmp_path / "cache")
 
 
 def test_no_apt_cache_says_to_install_the_module_or_give_a_kernel(tmp_path: Path, bin_dir: Path):

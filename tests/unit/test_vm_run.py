@@ -66,9 +66,14 @@ with open(os.path.join(record, "accels"), "a") as accels:
     accels.write(accel + "\\n")
 if mode == "hang-under-kvm":  # as a stock kernel under a paravirtual /dev/kvm
     mode = "hang" if accel == "kvm" else "guest"
+if mode == "hang-under-kvm-slow-tcg":  # and TCG takes longer to boot than KVM is given
+    mode = "hang" if accel == "kvm" else "slow-guest"
 out = sys.stdout.buffer
 out.write(b"[    0.000000] Linux version 6.1.0\\r\\n")
 out.flush()
+if mode == "slow-guest":
+    time.sleep(1.5)
+    mode = "guest"
 if mode == "guest":
     open(os.path.join(ctl, "booted"), "w").close()  # as the init does once the control share is mounted
     done = subprocess.run(["sh", os.path.join(ctl, "cmd.sh")], input=b"typed at the console\\n")
@@ -441,11 +446,21 @@ def test_a_kvm_guest_that_does_not_boot_in_time_is_run_again_under_tcg(qemu: Qem
     monkeypatch.setattr(vm, "BOOT_DEADLINE", 1.0)
     qemu.mode("hang-under-kvm")
     console = io.StringIO()
-    assert vm.run(["sh", "-c", "exit 7"], cwd=work, console=console) == 7  # else VmDied, after the hang
+    started: list[subprocess.Popen] = []
+    assert vm.run(["sh", "-c", "exit 7"], cwd=work, console=console, started=started.append) == 7  # else VmDied
     assert (qemu.record / "accels").read_text().split() == ["kvm", "tcg"]
     shown = console.getvalue().splitlines()
     assert shown[0] == "krafty.testing.vm: kvm"
     assert "krafty.testing.vm: the KVM guest did not boot in 1 s: TCG then" in shown
+    assert shown.count("[    0.000000] Linux version 6.1.0") == 2, "the TCG guest's console is shown too"
+    assert len(started) == 2 and started[0] is not started[1], "the caller can stop the second QEMU too"
+
+
+def test_a_tcg_guest_may_take_longer_to_boot_than_a_kvm_guest_is_given(qemu: Qemu, work: Path, monkeypatch):
+    monkeypatch.setattr(vm, "accelerator", lambda: ("kvm", ""))
+    monkeypatch.setattr(vm, "BOOT_DEADLINE", 1.0)
+    qemu.mode("hang-under-kvm-slow-tcg")
+    assert vm.run(["sh", "-c", "exit 7"], cwd=work, console=io.StringIO()) == 7
 
 
 def test_a_kvm_guest_that_boots_is_not_run_again(qemu: Qemu, work: Path, monkeypatch):
