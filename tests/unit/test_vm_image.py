@@ -5,7 +5,7 @@ No VM boots and nothing is downloaded: each test writes a small kernel tree the 
 and ``lib/modules/<kver>/`` with hand-made ELF modules whose symbols give the dependencies
 depmod finds), then checks what `prepare` caches: the ELF kernel QEMU boots, the module index,
 and an initramfs that the real `cpio` lists, holding busybox, the init and the modules that
-mounting 9p and overlay needs, dependencies first.
+mounting 9p, overlay and ext2 needs, dependencies first.
 """
 
 from __future__ import annotations
@@ -35,10 +35,13 @@ MODULES = {
     "netfs": (("netfs_read_folio",), ()),
     "9p": ((), ("p9_client_create", "netfs_read_folio")),
     "overlay": ((), ()),
+    "virtio_blk": ((), ()),
+    "jbd2": (("jbd2_journal_start",), ()),
+    "ext4": ((), ("jbd2_journal_start",)),  # mounts the Python trees' ext2 disks
     "vrf": ((), ()),  # not needed to mount the root: stays out of the initramfs
 }
-BOOT_SET = {"virtio_pci", "9pnet", "9pnet_virtio", "netfs", "9p", "overlay"}
-MODULE_DEPS = {"9pnet_virtio": {"9pnet"}, "9p": {"9pnet", "netfs"}}
+BOOT_SET = {"virtio_pci", "9pnet", "9pnet_virtio", "netfs", "9p", "overlay", "virtio_blk", "jbd2", "ext4"}
+MODULE_DEPS = {"9pnet_virtio": {"9pnet"}, "9p": {"9pnet", "netfs"}, "ext4": {"jbd2"}}
 # Distributions that compress modules with zstd ship the zstd tool; where it is missing, so is that case.
 ZSTD = pytest.param("zstd", marks=pytest.mark.skipif(not shutil.which("zstd"), reason="no zstd here"), id="zstd")
 

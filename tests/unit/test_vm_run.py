@@ -158,6 +158,7 @@ def qemu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kernel_and_cache) -> Q
     monkeypatch.setenv(vm.KERNEL_ENV, str(tree))
     monkeypatch.setenv("XDG_CACHE_HOME", str(xdg))
     monkeypatch.setattr(vm, "accelerator", lambda: ("tcg", "as told"))
+    monkeypatch.setattr(vm, "python_trees", lambda: [])  # a test that wants disks gives its own trees
     return Qemu(record, monkeypatch, image)
 
 
@@ -231,6 +232,65 @@ def test_the_host_root_is_shared_read_only_and_each_rw_dir_read_write_at_its_own
     for target in order:
         made = qemu.setup.index(["mkdir", "-p", target])
         assert made < next(i for i, line in enumerate(qemu.setup) if line[-1:] == [target] and line[0] == "mount")
+
+
+def test_the_python_trees_go_in_as_read_only_disks_mounted_over_their_own_paths(
+    qemu: Qemu, tmp_path: Path, work: Path, monkeypatch
+):
+    trees = [tmp_path / "stdlib", tmp_path / "venv, with a comma"]
+    for tree in trees:
+        tree.mkdir()
+        (tree / "mod.py").write_text(f"WHERE = {tree.name!r}\n")
+    monkeypatch.setattr(vm, "python_trees", lambda: trees)
+    vm.run(["true"], cwd=work, console=io.StringIO())
+    drives = [qemu.argv[i + 1] for i, flag in enumerate(qemu.argv) if flag == "-drive"]
+    assert [d.rpartition(",format=")[2] for d in drives] == ["raw,if=virtio,readonly=on"] * 2
+    for tree, drive in zip(trees, drives, strict=True):  # in order: the first is /dev/vda
+        image = drive.removeprefix("file=").rpartition(",format=")[0].replace(",,", ",")
+        read = subprocess.run(["debugfs", "-R", "cat /mod.py", image], capture_output=True, text=True, check=True)
+        assert read.stdout == f"WHERE = {tree.name!r}\n"
+    for i, (tree, disk) in enumerate(zip(trees, ["/dev/vda", "/dev/vdb"], strict=True)):
+        mount = qemu.setup.index(
+            [
+                "mkdir",
+                "-p",
+                f"/tree{i}",
+                f"/rw/tree{i}/upper",
+                f"/rw/tree{i}/work",
+                "&&",
+                "mount",
+                "-t",
+                "ext2",
+                "-o",
+                "ro",
+                disk,
+                f"/tree{i}",
+                "&&",
+                "mount",
+                "-t",
+                "overlay",
+                "-o",
+                f"lowerdir=/tree{i},upperdir=/rw/tree{i}/upper,workdir=/rw/tree{i}/work",
+                "overlay",
+                f"/newroot{tree}",
+                "||",
+                "echo",
+                f"krafty.testing.vm: {tree} is read over 9p: its disk did not mount",
+            ]
+        )
+        assert mount >= 0  # fmt: skip
+
+
+def test_a_tree_without_an_image_is_read_over_9p_and_the_console_says_why(
+    qemu: Qemu, tmp_path: Path, work: Path, monkeypatch
+):
+    missing = tmp_path / "gone"
+    monkeypatch.setattr(vm, "python_trees", lambda: [missing])
+    console = io.StringIO()
+    assert vm.run(["true"], cwd=work, console=console) == 0
+    assert "-drive" not in qemu.argv
+    assert not [line for line in qemu.setup if "ext2" in line]
+    assert f"krafty.testing.vm: {missing} is read over 9p: mke2fs -d {missing}: " in console.getvalue()
 
 
 def test_the_kernels_modules_appear_at_lib_modules_and_the_asked_modules_load_before_the_command(
