@@ -15,6 +15,35 @@ the scaling steps. The parts, one concern each:
 - report.py: the targets, the printed table, the time each profile would take
 - plot.py: bench.png
 - machine.py: what the run is on (VM or not, VRF, Go plugins, other VMs)
+- suite.py: the samples in pyperf's format, bench.pyperf.json next to bench.json
+
+Results: the table on stdout, bench/results/bench.json (read by other tools and the docs),
+bench.png, and bench.pyperf.json for pyperf's tools (`python -m pyperf stats FILE`, and to
+compare two runs `python -m pyperf compare_to --table old.pyperf.json new.pyperf.json`).
+
+pyperf (CPython's benchmark tool) provides the result format and the comparison; its runner
+(Runner.bench_command/bench_time_func: worker processes, warm-up and loop calibration) does
+not drive the calls, for three reasons:
+
+- Interleaving. The runner finishes one benchmark (all its worker processes) before the next,
+  so krafty's ADD and Go's ADD would be measured minutes apart; here every iteration runs both,
+  first one then the other, so drift on a shared VM (other sessions, TCG's translation cache)
+  hits both sides of a ratio equally, and each scaling level is paired with an empty node
+  the same way.
+- Per-call set-up. ADD needs a fresh container ID and pod netns, CHECK and DEL an ADD
+  before them: bench_command repeats one fixed command line, so only bench_time_func could do
+  it, from a worker process of its own per benchmark.
+- Cost. pyperf 2.11's defaults take 20 worker processes x (1 warm-up + 3 values) plus a
+  calibration run per benchmark, ~81 calls (--fast: 10 x 3 + 1, ~31), each worker a fresh
+  interpreter; the VM profile here takes 12 (2 warm-up + 10). And here one ADD, CHECK, DEL
+  sequence gives three values, where three separate benchmarks need an untimed call around
+  each value (DEL after ADD; ADD before CHECK, DEL after it; ADD before DEL): 7 calls per 3
+  values. For krafty's ADD/CHECK/DEL that is ~567 calls (--fast ~217) against 36 here, 16x
+  (6x), at seconds per call under TCG.
+
+pyperf's statistics are not used either: its median is the same as statistics.median, and
+its percentile interpolates, where the p95 in bench.json and the docs is nearest-rank (an
+observed value), so they would change figures without deleting code.
 
 Needs root, `ip`, `nsenter`, the Go plugins and a kernel with VRF; where the kernel lacks
 VRF run it in the VM:
@@ -47,6 +76,7 @@ from node import KRAFTY, PYTHON, SCALE_CAPACITY
 from plot import plot
 from report import estimate, render, targets
 from schedule import CONCURRENCY, PROFILES, Bench, Settings
+from suite import write as write_pyperf
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -80,7 +110,8 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, Settings]:
     parser = argparse.ArgumentParser(
         prog="bench/run.py",
         description="Benchmark krafty side by side with the Go bridge plugin (root, throwaway netns).",
-        epilog="Defaults come from a profile: native, vm (detected or --label vm) or --quick; options override.",
+        epilog="Defaults come from a profile: native, vm (detected or --label vm) or --quick; options override."
+        " Two runs compare with pyperf: python -m pyperf compare_to old.pyperf.json new.pyperf.json",
     )
 
     def defaults(key: str) -> str:
@@ -101,6 +132,9 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, Settings]:
     parser.add_argument("--label", help="names the run; 'vm' (or KRAFTY_IN_VM=1, or a QEMU guest) = VM profile")
     parser.add_argument("--json", type=Path, default=RESULTS / "bench.json", help="default bench/results/bench.json")
     parser.add_argument("--png", type=Path, default=RESULTS / "bench.png", help="default bench/results/bench.png")
+    parser.add_argument(
+        "--pyperf", type=Path, help="the samples for pyperf stats/compare_to, default bench/results/bench.pyperf.json"
+    )
     args = parser.parse_args(argv)
     in_vm = args.label == "vm" or detect_vm()
     label = args.label or ("vm" if in_vm else "native")
@@ -190,6 +224,12 @@ def main(argv: Sequence[str]) -> int:
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {args.json}")
+    pyperf_json = args.pyperf or args.json.with_suffix(".pyperf.json")
+    try:
+        write_pyperf(report, bench.warmups, pyperf_json)
+        print(f"wrote {pyperf_json}")
+    except ImportError:
+        print("pyperf is missing (pip install 'krafty[bench]'): no pyperf file", file=sys.stderr)
     try:
         plot(report, args.png)
         print(f"wrote {args.png}")

@@ -82,6 +82,9 @@ class Bench:
     netns: Namespaces = field(default_factory=Namespaces)
     tmp: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix=f"{PREFIX}-")))
     durations: dict[str, float] = field(default_factory=dict)
+    # The discarded warm-up calls, for the pyperf file only (suite.py): keyed "<plugin> <verb>" or a
+    # floor's name in the A/B, "scale <pods> <verb>" or "scale <pods> reference_<verb>" in scaling.
+    warmups: dict[str, list[Sample]] = field(default_factory=dict)
 
     def teardown(self) -> None:
         CHILDREN.stop()
@@ -136,9 +139,8 @@ class Bench:
             for i in range(total):
                 order = PLUGINS if i % 2 == 0 else PLUGINS[::-1]
                 got = self._iteration(plugins, order, (knode, fpod), rss)
-                if i >= warmup:
-                    for key, sample in got.items():
-                        into.setdefault(key, []).append(sample)
+                for key, sample in got.items():
+                    (into if i >= warmup else self.warmups).setdefault(key, []).append(sample)
                 self.progress("A/B, peak RSS pass" if rss else "A/B", i + 1, total)
         return {
             "verbs": {
@@ -209,6 +211,10 @@ class Bench:
                         if i >= settings.warmup:
                             got[k]["ADD"].append(add)
                             got[k]["DEL"].append(delete)
+                        else:
+                            for verb, sample in (("ADD", add), ("DEL", delete)):
+                                key = f"scale {level} {'reference_' if k else ''}{verb}"
+                                self.warmups.setdefault(key, []).append(sample)
                     self.progress(f"scale {level}", i + 1, total)
             entry = {
                 "pods": level,
