@@ -38,8 +38,11 @@ not drive the calls, for three reasons:
   interpreter; the VM profile here takes 12 (2 warm-up + 10). And here one ADD, CHECK, DEL
   sequence gives three values, where three separate benchmarks need an untimed call around
   each value (DEL after ADD; ADD before CHECK, DEL after it; ADD before DEL): 7 calls per 3
-  values. For krafty's ADD/CHECK/DEL that is ~567 calls (--fast ~217) against 36 here, 16x
-  (6x), at seconds per call under TCG.
+  values. Measured in the VM (2026-12-03, --quick, 2 busy cores): krafty's ADD, CHECK and
+  DEL took 5.2, 5.6 and 5.0 s (median), so pyperf's defaults would spend ~49 min (--fast
+  ~19 min) on those three alone, worker start-up not counted, where the VM profile's whole
+  A/B loop (both plugins, every verb, the floors; 13 iterations at the 33 s each that run
+  took) is ~7 min.
 
 pyperf's statistics are not used either: its median is the same as statistics.median, and
 its percentile interpolates, where the p95 in bench.json and the docs is nearest-rank (an

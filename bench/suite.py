@@ -6,8 +6,8 @@ results, so this benchmark writes its samples in that format rather than growing
     python -m pyperf stats bench/results/bench.pyperf.json
     python -m pyperf compare_to --table old.pyperf.json new.pyperf.json
 
-(`compare_to` tests each benchmark's difference for significance; `hist`, `dump --warmups`
-and `metadata` work too). Each series of calls is one pyperf benchmark holding one run (the
+(`compare_to` tests each benchmark's difference for significance; `hist`, `dump` (with the
+warm-ups) and `metadata` work too). Each series of calls is one pyperf benchmark holding one run (the
 one interleaved session, see run.py for why pyperf's runner does not drive it), one call per
 value (loops=1): wall time in seconds, its warm-up calls as pyperf warm-ups, the peak RSS
 pass as command_max_rss, pyperf's metadata of the machine plus krafty's, pyroute2's and the
