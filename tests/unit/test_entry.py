@@ -1,6 +1,7 @@
 """The executable: cheap paths stay cheap, and CNI_COMMAND alone decides who answers."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -54,6 +55,9 @@ def test_version_answers_with_the_cni_version_it_was_asked(stdin, answered):
     assert json.loads(answer)["cniVersion"] == answered
 
 
+@pytest.mark.skipif(
+    "MUTANT_UNDER_TEST" in os.environ, reason="mutmut's trampolines import inspect and typing into each mutated module"
+)
 def test_status_without_ipam_imports_nothing_it_does_not_need():
     """STATUS is polled: no pyroute2, and none of the modules that cost about as much as the
     interpreter's start (logging, dataclasses with inspect, typing, socket's enum conversions)."""
