@@ -182,6 +182,7 @@ class VmRelay:
         self.qemu: subprocess.Popen | None = None
         self.outcome: str | None = None  # None while running, then "" or why the VM failed
         self.console_shown = False
+        self.took = ""  # once the VM is done: its time, and where it went (vm's note)
 
     def argv(self) -> list[str]:
         workers = int(self.config.getoption("cni_vm_workers"))
@@ -216,6 +217,7 @@ class VmRelay:
             )
 
         def boot() -> None:
+            launched = time.monotonic()
             try:
                 with self.console_path.open("w") as console:
                     status = vm.run(
@@ -230,6 +232,9 @@ class VmRelay:
                 self.outcome = "" if status in (0, 1) else f"pytest in the VM exited with {status}"
             except Exception as err:  # noqa: BLE001 - reported on every test the VM did not finish
                 self.outcome = f"the VM failed: {str(err).strip()}"
+            notes = self.console_path.read_text(errors="replace").splitlines()
+            where = [line.removeprefix(vm.NOTE) for line in notes if line.startswith(vm.NOTE + vm.BOOTED_IN)]
+            self.took = f"{time.monotonic() - launched:.0f} s" + (f" ({where[-1]})" if where else "")
 
         self.thread = threading.Thread(target=boot, daemon=True)
         self.thread.start()
@@ -272,6 +277,11 @@ class VmRelay:
             item.ihook.pytest_runtest_logreport(report=report)
         item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
         return True
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        """Where the VM's minutes went: what a run here pays for the tests it cannot run itself."""
+        if self.took:
+            terminalreporter.write_line(f"cni_kernel: the VM ran {len(self.items)} tests in {self.took}")
 
     def stop(self) -> None:
         """The session is over (or interrupted): a VM still running is killed, its files removed."""

@@ -97,11 +97,12 @@ class FakeVm:
         self.outcomes = outcomes
         self.status = status
         self.pause = pause  # between a test's setup report and the rest: the relay polls meanwhile
+        self.note = ""  # what vm.run says last, when the VM worked
         self.calls: list[dict[str, Any]] = []
 
     def __call__(self, argv: list[str], **kwargs: Any) -> int:
         self.calls.append({"argv": argv, **kwargs})
-        kwargs["console"].write("booting\nthe VM's last line\n")
+        kwargs["console"].write("booting\nthe VM's last line\n" + self.note)
         time.sleep(0.05)  # the relay is waiting for reports by now, not handed them at once
         writer = kernel.ReportWriter(self.real, Path(option(argv, "cni-report-to")))
         for nodeid, outcome in self.outcomes.items():
@@ -325,6 +326,20 @@ def test_the_pytest_the_vm_is_given_runs_the_relayed_tests_and_reports_them(pyte
     assert "in the VM" in str(items[1].reports["call"].longrepr)
     assert set(relay.reports) == {"test_it.py::test_a", "test_it.py::test_b"}, "only the relayed tests run there"
     assert not (tmp_path / ".pytest_cache").exists(), "the VM's pytest writes nothing into the project"
+
+
+def test_the_summary_says_how_long_the_vm_took_and_where_the_time_went(pytestconfig, relay_for):
+    items = [Item("t.py::test_a", "vlan"), Item("t.py::test_b", "vlan")]
+    fake = FakeVm(pytestconfig, dict.fromkeys(["t.py::test_a", "t.py::test_b"], "passed"))
+    fake.note = "krafty.testing.vm: booted in 31 s; the command took 540 s\n"
+    relay = relay_for(items, fake)
+    terminal = Terminal()
+    relay.pytest_terminal_summary(terminal)
+    assert terminal.lines == [], "nothing to say before the VM ran"
+    relay.start()
+    relay.thread.join()
+    relay.pytest_terminal_summary(terminal)
+    assert terminal.lines == ["cni_kernel: the VM ran 2 tests in 0 s (booted in 31 s; the command took 540 s)"]
 
 
 def test_the_options_given_here_reach_the_pytest_in_the_vm_but_those_the_relay_sets_or_used(pytestconfig, relay_for):

@@ -183,6 +183,13 @@ def test_the_command_runs_in_cwd_with_exactly_the_given_environment_and_its_stat
     assert (work / "stdin").read_text() == "", "the command does not read the console"
 
 
+def test_the_console_says_how_long_the_boot_and_the_command_took(qemu: Qemu, work: Path):
+    console = io.StringIO()
+    assert vm.run(["sleep", "2"], cwd=work, console=console) == 0
+    took = [line for line in console.getvalue().splitlines() if line.startswith("krafty.testing.vm: booted in ")]
+    assert took == ["krafty.testing.vm: booted in 0 s; the command took 2 s"]
+
+
 def test_the_environment_defaults_to_this_processes_and_path_to_roots_directories(
     qemu: Qemu, work: Path, monkeypatch: pytest.MonkeyPatch
 ):
@@ -384,7 +391,10 @@ def test_started_gets_the_running_qemu_whose_end_is_a_vm_died(qemu: Qemu, work: 
 
 def test_the_console_defaults_to_stderr(qemu: Qemu, work: Path, capsys: pytest.CaptureFixture):
     vm.run(["true"], cwd=work)
-    assert capsys.readouterr().err == "krafty.testing.vm: tcg (as told)\n[    0.000000] Linux version 6.1.0\n"
+    assert capsys.readouterr().err == (
+        "krafty.testing.vm: tcg (as told)\n[    0.000000] Linux version 6.1.0\n"
+        "krafty.testing.vm: booted in 0 s; the command took 0 s\n"
+    )
 
 
 @pytest.mark.parametrize("bad", ["relative", "missing", "file"])
@@ -579,4 +589,7 @@ def test_main_quiet_shows_the_commands_lines_only(qemu: Qemu, work: Path, capsys
     assert vm.main(["--quiet", "--cwd", str(work), "--", "sh", "-c", "echo mine"]) == 0
     assert capsys.readouterr().err == "mine\n"
     assert vm.main(["--cwd", str(work), "--", "sh", "-c", "echo mine"]) == 0
-    assert capsys.readouterr().err == "krafty.testing.vm: tcg (as told)\n[    0.000000] Linux version 6.1.0\nmine\n"
+    assert capsys.readouterr().err == (
+        "krafty.testing.vm: tcg (as told)\n[    0.000000] Linux version 6.1.0\nmine\n"
+        "krafty.testing.vm: booted in 0 s; the command took 0 s\n"
+    )
