@@ -2,7 +2,8 @@
 
 `dataclasses` imports `inspect` (and with it ast, dis, tokenize): more than the rest of a
 STATUS call costs. A record names its fields in `__slots__` and writes its own `__init__`;
-this base gives it equality, hashing and a repr from those fields.
+this base gives it equality and a repr from those fields (not hashing: nothing
+keys on a record, and some hold dicts).
 """
 
 from __future__ import annotations
@@ -16,9 +17,6 @@ class Record:
 
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and other._values() == self._values()  # type: ignore[attr-defined]
-
-    def __hash__(self) -> int:
-        return hash(self._values())
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)

@@ -51,6 +51,17 @@ def test_an_unchanged_tree_reuses_its_image_and_a_changed_one_gets_a_new_one(tre
     assert "new.py" in debugfs(tree_image(tree, cache), "ls /lib/site")
 
 
+def test_an_image_has_room_for_every_file_of_the_tree(tmp_path: Path):
+    """Sized from the tree: 40 MiB of data, more than the slack for ext2's own blocks, then a small file."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "a-big").write_bytes(os.urandom(40 * 1024 * 1024))
+    (tree / "z-small").write_text("last\n")
+    image = tree_image(tree, tmp_path / "cache")
+    assert debugfs(image, "cat /z-small") == "last\n"
+    assert "Size: 41943040" in debugfs(image, "stat /a-big")
+
+
 def test_each_tree_has_its_own_image(tree: Path, tmp_path: Path):
     other = tmp_path / "other"
     other.mkdir()

@@ -1,0 +1,55 @@
+"""krafty.log: the lines a call writes to its stderr and its logFile, and nothing outside a call."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+
+from krafty.log import Log
+
+
+def test_a_line_is_pid_level_and_the_message_with_its_arguments():
+    stderr = io.StringIO()
+    log = Log()
+    log.start(stderr)
+    log.info("ADD %s: %d%% done", "c0ffee", 50)
+    log.warning("a %s left as written, with no arguments")
+    log.error("DEL %s", "c0ffee")
+    pid = os.getpid()
+    assert stderr.getvalue() == (
+        f"krafty[{pid}] INFO ADD c0ffee: 50% done\n"
+        f"krafty[{pid}] WARNING a %s left as written, with no arguments\n"
+        f"krafty[{pid}] ERROR DEL c0ffee\n"
+    )
+
+
+def test_an_exception_is_logged_with_its_traceback_as_one_entry():
+    stderr = io.StringIO()
+    log = Log()
+    log.start(stderr)
+    try:
+        raise ValueError("broken on purpose")
+    except ValueError:
+        log.exception("internal error")
+    text = stderr.getvalue()
+    assert text.startswith(f"krafty[{os.getpid()}] ERROR internal error\nTraceback (most recent call last):\n")
+    assert text.endswith("\nValueError: broken on purpose\n"), text
+
+
+def test_a_log_file_gets_the_lines_with_the_local_time_until_the_call_ends(tmp_path):
+    path = tmp_path / "krafty.log"
+    log = Log()  # a fresh one: its first call
+    log.start(io.StringIO())
+    log.add_file(str(path))
+    log.info("one")
+    log.stop()
+    log.start(io.StringIO())
+    log.info("two")  # another call, without logFile
+    log.stop()
+    line = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} krafty\[\d+\] INFO one\n"
+    assert re.fullmatch(line, path.read_text()), path.read_text()
+
+
+def test_outside_a_call_a_line_goes_nowhere_and_fails_nothing():
+    Log().error("no call, no stderr")

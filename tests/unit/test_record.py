@@ -1,0 +1,25 @@
+"""krafty.record: value objects equal by class and fields, shown by their fields."""
+
+from __future__ import annotations
+
+from krafty.naming import Names
+from krafty.types import Interface, Result, Route
+
+
+def test_records_are_equal_when_of_one_class_with_the_same_fields():
+    assert Interface("eth0", "aa:bb:cc:dd:ee:ff", "/run/netns/p") == Interface(
+        "eth0", "aa:bb:cc:dd:ee:ff", "/run/netns/p"
+    )
+    assert Interface("eth0") != Interface("eth1")
+    assert Interface("eth0", "aa:bb:cc:dd:ee:ff") != Interface("eth0")
+    assert Names("a", "b", "c", "d") != ("a", "b", "c", "d")
+    assert Route("x") != Interface("x"), "another class with the same values"  # type: ignore[arg-type]
+
+
+def test_a_record_shows_its_class_and_fields():
+    assert repr(Interface("eth0", "aa:bb:cc:dd:ee:ff")) == "Interface(mac='aa:bb:cc:dd:ee:ff', name='eth0', sandbox='')"
+
+
+def test_an_interface_named_alone_has_no_mac_or_sandbox_in_a_result():
+    """SPEC: mac and sandbox are optional; a node-side interface has no sandbox."""
+    assert Result(interfaces=(Interface("krb0"),)).to_json("1.0.0")["interfaces"] == [{"name": "krb0"}]
