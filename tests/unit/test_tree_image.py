@@ -62,6 +62,16 @@ def test_an_image_has_room_for_every_file_of_the_tree(tmp_path: Path):
     assert "Size: 41943040" in debugfs(image, "stat /a-big")
 
 
+def test_an_image_has_an_inode_for_every_entry_of_the_tree(tmp_path: Path):
+    """More entries than the 1024 spare inodes: each counts."""
+    tree = tmp_path / "tree"
+    (tree / "many").mkdir(parents=True)
+    for i in range(1500):
+        (tree / "many" / f"m{i:04}.py").touch()
+    image = tree_image(tree, tmp_path / "xdg" / "krafty" / "vm")  # a cache not made yet, parents neither
+    assert "m1499.py" in debugfs(image, "ls /many")
+
+
 def test_each_tree_has_its_own_image(tree: Path, tmp_path: Path):
     other = tmp_path / "other"
     other.mkdir()
@@ -71,11 +81,19 @@ def test_each_tree_has_its_own_image(tree: Path, tmp_path: Path):
     assert debugfs(tree_image(tree, cache), "cat /lib/site/mod.py") == "VALUE = 1\n"
 
 
-def test_an_image_that_cannot_be_made_says_why_and_leaves_nothing(tree: Path, tmp_path: Path, monkeypatch):
+@pytest.mark.parametrize(
+    "standin",
+    [
+        'eval "image=\\${$(($# - 1))}"\n: > "$image"\necho "mke2fs: no space" >&2\nexit 1\n',  # the image begun
+        'echo "mke2fs: no space" >&2\nexit 1\n',  # nothing written yet
+    ],
+    ids=["begun", "not-begun"],
+)
+def test_an_image_that_cannot_be_made_says_why_and_leaves_nothing(
+    tree: Path, tmp_path: Path, monkeypatch, standin: str
+):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    # as a real one that ran out of room: the image file begun, then an error
-    standin = 'eval "image=\\${$(($# - 1))}"\n: > "$image"\necho "mke2fs: no space" >&2\nexit 1\n'
     (bin_dir / "mke2fs").write_text("#!/bin/sh\n" + standin)
     (bin_dir / "mke2fs").chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
