@@ -108,6 +108,11 @@ def kernel_and_cache(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pa
     return tree, where / "xdg", image
 
 
+def qemu_options(text: str) -> list[str]:
+    """QEMU's option syntax: fields split on ",", where ",," is a literal comma."""
+    return [field.replace("\0", ",") for field in text.replace(",,", "\0").split(",")]
+
+
 def modprobe_line(*modules: str) -> list[str]:
     """The setup line loading the modules; what modprobe says on failure goes to a file the command reads."""
     errors = "$r/run/krafty-modprobe.err"
@@ -249,11 +254,12 @@ def test_the_python_trees_go_in_as_read_only_disks_mounted_over_their_own_paths(
         tree.mkdir()
         (tree / "mod.py").write_text(f"WHERE = {tree.name!r}\n")
     monkeypatch.setattr(vm, "python_trees", lambda: trees)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache,comma"))  # where the images go
     vm.run(["true"], cwd=work, console=io.StringIO())
-    drives = [qemu.argv[i + 1] for i, flag in enumerate(qemu.argv) if flag == "-drive"]
-    assert [d.rpartition(",format=")[2] for d in drives] == ["raw,if=virtio,readonly=on"] * 2
+    drives = [qemu_options(qemu.argv[i + 1]) for i, flag in enumerate(qemu.argv) if flag == "-drive"]
+    assert [d[1:] for d in drives] == [["format=raw", "if=virtio", "readonly=on"]] * 2
     for tree, drive in zip(trees, drives, strict=True):  # in order: the first is /dev/vda
-        image = drive.removeprefix("file=").rpartition(",format=")[0].replace(",,", ",")
+        image = drive[0].removeprefix("file=")
         read = subprocess.run(["debugfs", "-R", "cat /mod.py", image], capture_output=True, text=True, check=True)
         assert read.stdout == f"WHERE = {tree.name!r}\n"
     for i, (tree, disk) in enumerate(zip(trees, ["/dev/vda", "/dev/vdb"], strict=True)):
