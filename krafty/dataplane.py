@@ -23,8 +23,9 @@ import socket
 import struct
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface
+
+from krafty.record import Record
 
 
 def _lean_pyroute2() -> None:
@@ -97,13 +98,15 @@ class NetnsUnusable(DataplaneError):
     """CNI_NETNS does not name a network namespace."""
 
 
-@dataclass(frozen=True)
-class Owner:
+class Owner(Record):
     """Who a device belongs to, recorded in its alias: network, pod interface, container."""
 
-    network: str
-    ifname: str
-    container_id: str
+    __slots__ = ("container_id", "ifname", "network")
+
+    def __init__(self, network: str, ifname: str, container_id: str) -> None:
+        self.network = network
+        self.ifname = ifname
+        self.container_id = container_id
 
     @property
     def alias(self) -> str:
@@ -123,19 +126,46 @@ class Owner:
         return cls(*parts) if len(parts) == 3 else None
 
 
-@dataclass(frozen=True)
-class Link:
-    name: str
-    index: int
-    kind: str
-    mac: str
-    master: int
-    up: bool
-    group: int
-    owner: Owner | None
-    vrf_table: int | None
-    peer_index: int = 0  # a veth's peer, in the namespace peer_nsid names (-1: this one)
-    peer_nsid: int = -1
+class Link(Record):
+    __slots__ = (
+        "group",
+        "index",
+        "kind",
+        "mac",
+        "master",
+        "name",
+        "owner",
+        "peer_index",
+        "peer_nsid",
+        "up",
+        "vrf_table",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        index: int,
+        kind: str,
+        mac: str,
+        master: int,
+        up: bool,
+        group: int,
+        owner: Owner | None,
+        vrf_table: int | None,
+        peer_index: int = 0,  # a veth's peer, in the namespace peer_nsid names (-1: this one)
+        peer_nsid: int = -1,
+    ) -> None:
+        self.name = name
+        self.index = index
+        self.kind = kind
+        self.mac = mac
+        self.master = master
+        self.up = up
+        self.group = group
+        self.owner = owner
+        self.vrf_table = vrf_table
+        self.peer_index = peer_index
+        self.peer_nsid = peer_nsid
 
     @property
     def krafty_made(self) -> bool:

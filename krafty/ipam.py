@@ -13,11 +13,10 @@ import os
 import signal
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from krafty.config import NetConf, not_a_host
+from krafty.record import Record
 from krafty.types import (
     INCOMPATIBLE_VERSION,
     INVALID_ENVIRONMENT,
@@ -48,14 +47,16 @@ def _die_with(parent: int) -> Callable[[], None]:
     return arm
 
 
-@dataclass(frozen=True)
-class IpamPlugin:
-    path: Path
-    version: str  # the version this call speaks to it
+class IpamPlugin(Record):
+    __slots__ = ("path", "version")
+
+    def __init__(self, path: str | os.PathLike[str], version: str) -> None:
+        self.path = path
+        self.version = version  # the version this call speaks to it
 
     @property
     def name(self) -> str:
-        return self.path.name
+        return os.path.basename(self.path)
 
 
 def find(conf: NetConf, invocation: Invocation) -> IpamPlugin:
@@ -63,8 +64,8 @@ def find(conf: NetConf, invocation: Invocation) -> IpamPlugin:
     if not invocation.path:
         raise CniError(INVALID_ENVIRONMENT, "CNI_PATH is required to find the IPAM plugin", conf.ipam_type or "")
     for directory in invocation.path:
-        candidate = Path(directory) / conf.ipam_type
-        if candidate.is_file() and os.access(candidate, os.X_OK):
+        candidate = os.path.join(directory, conf.ipam_type)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return IpamPlugin(candidate, _negotiate(candidate, conf.cni_version, invocation))
     raise CniError(
         IPAM_FAILED,
@@ -73,25 +74,27 @@ def find(conf: NetConf, invocation: Invocation) -> IpamPlugin:
     )
 
 
-def _negotiate(path: Path, wanted: str, invocation: Invocation) -> str:
+def _negotiate(path: str, wanted: str, invocation: Invocation) -> str:
+    name = os.path.basename(path)
     info = _exec(path, "VERSION", {"cniVersion": wanted}, invocation)
     supported = info.get("supportedVersions") if isinstance(info, dict) else None
     if not isinstance(supported, list):
-        raise CniError(IPAM_FAILED, f"IPAM plugin {path.name} answered VERSION without supportedVersions")
+        raise CniError(IPAM_FAILED, f"IPAM plugin {name} answered VERSION without supportedVersions")
     if wanted in supported:
         return wanted
     common = [v for v in SUPPORTED_VERSIONS if v in supported and version_tuple(v) <= version_tuple(wanted)]
     if not common:
         raise CniError(
             INCOMPATIBLE_VERSION,
-            f"IPAM plugin {path.name} supports none of the versions up to {wanted}",
+            f"IPAM plugin {name} supports none of the versions up to {wanted}",
             ", ".join(map(str, supported)),
         )
     return common[-1]
 
 
-def _exec(path: Path, command: str, doc: dict[str, Any], invocation: Invocation) -> Any:
+def _exec(path: str | os.PathLike[str], command: str, doc: dict[str, Any], invocation: Invocation) -> Any:
     """Run the plugin once; its error object becomes ours, with its code."""
+    name = os.path.basename(path)
     env = {**invocation.environ, "CNI_COMMAND": command}
     try:
         proc = subprocess.run(
@@ -104,7 +107,7 @@ def _exec(path: Path, command: str, doc: dict[str, Any], invocation: Invocation)
             preexec_fn=_die_with(os.getpid()),
         )
     except (OSError, subprocess.TimeoutExpired) as err:
-        raise CniError(IPAM_FAILED, f"IPAM plugin {path.name} {command} could not run", str(err)) from None
+        raise CniError(IPAM_FAILED, f"IPAM plugin {name} {command} could not run", str(err)) from None
     stderr = proc.stderr.decode(errors="replace").strip()
     try:
         answer = json.loads(proc.stdout) if proc.stdout.strip() else None
@@ -112,14 +115,14 @@ def _exec(path: Path, command: str, doc: dict[str, Any], invocation: Invocation)
         answer = None
         if proc.returncode == 0:
             raise CniError(
-                IPAM_FAILED, f"IPAM plugin {path.name} {command} printed something that is not JSON", stderr
+                IPAM_FAILED, f"IPAM plugin {name} {command} printed something that is not JSON", stderr
             ) from None
     if proc.returncode != 0:
         if isinstance(answer, dict) and isinstance(answer.get("code"), int) and answer.get("msg"):
             raise CniError(
-                answer["code"], f"IPAM plugin {path.name} {command}: {answer['msg']}", answer.get("details") or stderr
+                answer["code"], f"IPAM plugin {name} {command}: {answer['msg']}", answer.get("details") or stderr
             )
-        raise CniError(IPAM_FAILED, f"IPAM plugin {path.name} {command} exited with {proc.returncode}", stderr)
+        raise CniError(IPAM_FAILED, f"IPAM plugin {name} {command} exited with {proc.returncode}", stderr)
     return answer
 
 

@@ -2,8 +2,8 @@
 
 `dataclasses` imports `inspect` (and with it ast, dis, tokenize): more than the rest of a
 STATUS call costs. A record names its fields in `__slots__` and writes its own `__init__`;
-this base gives it equality and a repr from those fields (not hashing: nothing
-keys on a record, and some hold dicts).
+this base gives it equality, hashing (a record of hashable fields can key a dict) and a
+repr from those fields.
 """
 
 from __future__ import annotations
@@ -17,6 +17,9 @@ class Record:
 
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and other._values() == self._values()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._values())
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
