@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from krafty.naming import Names
-from krafty.types import Interface, Result, Route
+from krafty.types import Interface, Invocation, Result, Route
 
 
 def test_records_are_equal_when_of_one_class_with_the_same_fields():
@@ -23,3 +23,9 @@ def test_a_record_shows_its_class_and_fields():
 def test_an_interface_named_alone_has_no_mac_or_sandbox_in_a_result():
     """SPEC: mac and sandbox are optional; a node-side interface has no sandbox."""
     assert Result(interfaces=(Interface("krb0"),)).to_json("1.0.0")["interfaces"] == [{"name": "krb0"}]
+
+
+def test_an_invocation_without_a_container_has_empty_container_netns_and_ifname():
+    """VERSION, GC and STATUS name no container: empty is how the protocol says "not given"."""
+    gc = Invocation("GC", path=("/opt/cni/bin",))
+    assert (gc.container_id, gc.netns, gc.ifname, gc.environ) == ("", "", "", {})
