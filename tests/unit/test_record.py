@@ -29,3 +29,10 @@ def test_an_invocation_without_a_container_has_empty_container_netns_and_ifname(
     """VERSION, GC and STATUS name no container: empty is how the protocol says "not given"."""
     gc = Invocation("GC", path=("/opt/cni/bin",))
     assert (gc.container_id, gc.netns, gc.ifname, gc.environ) == ("", "", "", {})
+
+
+def test_equal_records_key_a_dict_as_one():
+    """The node tools key attachments by their owner record."""
+    owners = {Names("a", "b", "c", "d"): "first"}
+    assert owners[Names("a", "b", "c", "d")] == "first"
+    assert Names("a", "b", "c", "e") not in owners
