@@ -164,6 +164,9 @@ def passed_on(args: Sequence[str], positionals: Sequence[str]) -> list[str]:
     return passed
 
 
+POWER_OFF_WAIT = 60.0  # seconds: sync and poweroff after the VM's pytest, under TCG
+
+
 class VmRelay:
     """Outside the VM: boot it once for all relayed tests, in the background, and relay
     their reports; the other tests run here meanwhile."""
@@ -284,7 +287,11 @@ class VmRelay:
             terminalreporter.write_line(f"cni_kernel: the VM ran {len(self.items)} tests in {self.took}")
 
     def stop(self) -> None:
-        """The session is over (or interrupted): a VM still running is killed, its files removed."""
+        """The session is over (or interrupted): a VM still running is killed, its files removed.
+        One that has reported every test is powering off: it gets POWER_OFF_WAIT seconds to end
+        by itself, so that vm.run's last note (where its time went) is not lost."""
+        if self.thread is not None and all(self._finished(nodeid) for nodeid in self.nodeids):
+            self.thread.join(timeout=POWER_OFF_WAIT)
         if self.qemu is not None and self.qemu.poll() is None:
             self.qemu.kill()
         if self.thread is not None:

@@ -200,7 +200,8 @@ def test_an_interrupted_run_leaves_nothing(tmp_path):
     """Ctrl-C inside a case: it closes (DELs, namespaces, mounts, work directory).
 
     Python loses a SIGINT that lands in a finalizer (a weakref callback, say); a user presses
-    again. So does this test, once the run has not ended 5 s after the last one.
+    again. So does this test, every 2 s until the run ends: the run takes seconds (9.5 s in a
+    fresh root under load, where two presses 5 s apart were both lost and it ran to its end).
     """
     worker = f"sigint{uuid.uuid4().hex[:6]}"  # in every namespace name the run makes
     scratch = tmp_path / "tmp"  # where its cases' work directories go
@@ -218,10 +219,10 @@ def test_an_interrupted_run_leaves_nothing(tmp_path):
             assert run.poll() is None and time.monotonic() < deadline, "the run made no pod"
             time.sleep(0.02)
         # A pod exists only inside a case, once it is made: the interrupt lands in a case's body.
-        for _ in range(5):
+        for _ in range(30):
             run.send_signal(signal.SIGINT)
             try:
-                run.wait(5)
+                run.wait(2)
                 break
             except subprocess.TimeoutExpired:
                 continue

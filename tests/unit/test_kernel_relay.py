@@ -98,11 +98,12 @@ class FakeVm:
         self.status = status
         self.pause = pause  # between a test's setup report and the rest: the relay polls meanwhile
         self.note = ""  # what vm.run says last, when the VM worked
+        self.power_off = 0.0  # seconds between the last report and vm.run's return
         self.calls: list[dict[str, Any]] = []
 
     def __call__(self, argv: list[str], **kwargs: Any) -> int:
         self.calls.append({"argv": argv, **kwargs})
-        kwargs["console"].write("booting\nthe VM's last line\n" + self.note)
+        kwargs["console"].write("booting\nthe VM's last line\n")
         time.sleep(0.05)  # the relay is waiting for reports by now, not handed them at once
         writer = kernel.ReportWriter(self.real, Path(option(argv, "cni-report-to")))
         for nodeid, outcome in self.outcomes.items():
@@ -111,6 +112,12 @@ class FakeVm:
                 if when == "setup":
                     time.sleep(self.pause)
         writer.pytest_unconfigure()
+        if self.power_off:  # a QEMU that needs this long to power off, killed if the relay does not wait
+            qemu = subprocess.Popen(["sleep", str(self.power_off)])
+            kwargs["started"](qemu)
+            if qemu.wait() != 0:
+                raise vm.VmDied("the VM stopped without writing the command's exit status")
+        kwargs["console"].write(self.note)
         return self.status
 
 
@@ -340,6 +347,22 @@ def test_the_summary_says_how_long_the_vm_took_and_where_the_time_went(pytestcon
     relay.thread.join()
     relay.pytest_terminal_summary(terminal)
     assert terminal.lines == ["cni_kernel: the VM ran 2 tests in 0 s (booted in 31 s; the command took 540 s)"]
+
+
+def test_a_vm_that_reported_every_test_may_power_off_before_the_session_stops_it(pytestconfig, relay_for):
+    """The session ends with the last report; the VM's own end (and its time note) comes after."""
+    items = [Item("t.py::test_a", "vlan")]
+    fake = FakeVm(pytestconfig, {"t.py::test_a": "passed"})
+    fake.note, fake.power_off = "krafty.testing.vm: booted in 31 s; the command took 540 s\n", 1.0
+    relay = relay_for(items, fake)
+    relay.start()
+    while not relay._finished("t.py::test_a"):
+        relay._read_reports()
+        time.sleep(0.05)
+    relay.stop()
+    terminal = Terminal()
+    relay.pytest_terminal_summary(terminal)
+    assert terminal.lines == ["cni_kernel: the VM ran 1 tests in 1 s (booted in 31 s; the command took 540 s)"]
 
 
 def test_the_options_given_here_reach_the_pytest_in_the_vm_but_those_the_relay_sets_or_used(pytestconfig, relay_for):
