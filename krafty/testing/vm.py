@@ -557,7 +557,9 @@ def main(args: Sequence[str]) -> int:
         console = CommandLines(sys.stderr) if ns.quiet else sys.stderr
         return run(cmd, cwd=ns.cwd.absolute(), rw_dirs=ns.rw, timeout=ns.timeout, modules=modules, console=console)
     except (VmDied, NoKernel) as err:
-        print(f"{NOTE}{str(err).splitlines()[0]}", file=sys.stderr)  # a VM's console was already shown
+        # A VM's console was shown already, unless --quiet hid it: then its tail says why.
+        told = str(err) if ns.quiet and isinstance(err, VmDied) else str(err).splitlines()[0]
+        print(f"{NOTE}{told}", file=sys.stderr)
         return 125
 
 

@@ -590,6 +590,15 @@ def test_by_default_kvm_is_judged_from_this_machines_dev_kvm_and_proc_cpuinfo():
     assert vm.accelerator() == expected
 
 
+def test_main_quiet_shows_the_consoles_tail_when_the_vm_dies(qemu: Qemu, work: Path, capsys: pytest.CaptureFixture):
+    """--quiet hid the kernel's lines: a dead VM's last ones are the only clue to why."""
+    qemu.mode("panic")
+    assert vm.main(["--quiet", "--cwd", str(work), "--", "true"]) == 125
+    said = capsys.readouterr().err.partition("krafty.testing.vm: the VM stopped without writing")[2]
+    assert said.startswith(" the command's exit status\nlast console lines:\n"), said
+    assert "\nKernel panic - not syncing: " in said
+
+
 def test_main_quiet_shows_the_commands_lines_only(qemu: Qemu, work: Path, capsys: pytest.CaptureFixture):
     """What `make demo` shows in the VM: the demo's lines, no kernel line, no note of the VM's."""
     assert vm.main(["--quiet", "--cwd", str(work), "--", "sh", "-c", "echo mine"]) == 0
