@@ -303,16 +303,7 @@ def result_violations(data: Any, cni_version: str) -> list[str]:
         for key in _ROUTE_INT_KEYS_1_1:
             if key in route and (not newest or not _is_int(route[key])):
                 broken.append(f"{where}.{key} must be an integer and needs cniVersion 1.1.0")
-    dns = data.get("dns", {})
-    if not isinstance(dns, dict):
-        broken.append("result: dns must be an object")
-    else:
-        for key in ("nameservers", "search", "options"):
-            if key in dns and (not isinstance(dns[key], list) or not all(isinstance(v, str) for v in dns[key])):
-                broken.append(f"result: dns.{key} must be a list of strings")
-        if "domain" in dns and not isinstance(dns["domain"], str):
-            broken.append("result: dns.domain must be a string")
-    return broken
+    return broken + _dns_violations(data.get("dns", {}))
 
 
 def _of_family(kind: Any, value: Any, family: int) -> bool:

@@ -16,11 +16,15 @@ def test_a_line_is_pid_level_and_the_message_with_its_arguments():
     log.info("ADD %s: %d%% done", "c0ffee", 50)
     log.warning("a %s left as written, with no arguments")
     log.error("DEL %s", "c0ffee")
+    log.info("100% as written")
+    log.error("%d as written")
     pid = os.getpid()
     assert stderr.getvalue() == (
         f"krafty[{pid}] INFO ADD c0ffee: 50% done\n"
         f"krafty[{pid}] WARNING a %s left as written, with no arguments\n"
         f"krafty[{pid}] ERROR DEL c0ffee\n"
+        f"krafty[{pid}] INFO 100% as written\n"
+        f"krafty[{pid}] ERROR %d as written\n"
     )
 
 

@@ -536,3 +536,38 @@ def broken_020(key: str, field: str, value):
 )
 def test_each_broken_0_2_0_rule_is_named(result, rule):
     assert result_violations(result, "0.2.0") == [rule]
+
+
+def without(key: str) -> dict:
+    return {k: v for k, v in RESULT_020.items() if k != key}
+
+
+@pytest.mark.parametrize(
+    ("result", "rules"),
+    [
+        (without("ip4") | {"ip6": {"ip": "1.2.3.30/24"}}, ["result: ip6.ip must be an IPv6 address in CIDR notation"]),
+        (
+            RESULT_020 | {"ip4": "1.2.3.30/24", "ip6": {"ip": "abcd::1"}},
+            ["result: ip4 must be an object", "result: ip6.ip must be an IPv6 address in CIDR notation"],
+        ),
+        (
+            broken_020("ip4", "routes", "0.0.0.0/0") | {"ip6": {"ip": "abcd::1"}},
+            ["result: ip4.routes must be a list", "result: ip6.ip must be an IPv6 address in CIDR notation"],
+        ),
+        (
+            broken_020("ip4", "routes", ["0.0.0.0/0", {"dst": "::/0"}]),
+            [
+                "result: ip4.routes[0] must be an object",
+                "result: ip4.routes[1].dst must be an IPv4 network in CIDR notation",
+            ],
+        ),
+        (
+            RESULT_020 | {"dns": {"search": "a.example", "options": "ndots:5"}},
+            ["result: dns.search must be a list of strings", "result: dns.options must be a list of strings"],
+        ),
+    ],
+    ids=["ip6 alone", "ip4 not an object", "ip4 routes not a list", "a route not an object", "dns search and options"],
+)
+def test_a_broken_0_2_0_part_does_not_hide_the_rest(result, rules):
+    """Each rule is checked on its own: one broken part (or a missing ip4) does not end the check."""
+    assert result_violations(result, "0.2.0") == rules
