@@ -279,6 +279,23 @@ def test_a_plugin_not_on_the_path_is_one_usage_line(pytester, tmp_path):
     result.stderr.fnmatch_lines([f"ERROR: --cni-conformance: plugin 'no-such-plugin' not found in {tmp_path}"])
 
 
+def test_a_version_the_plugins_do_not_give_is_one_usage_line(pytester, tmp_path):
+    """Debian's bridge lists up to 1.0.0: asked for 1.1.0 the suite would have nothing to run."""
+    stub = tmp_path / "stub"
+    stub.write_text('#!/bin/sh\necho \'{"cniVersion": "1.0.0", "supportedVersions": ["0.2.0", "0.4.0", "1.0.0"]}\'\n')
+    stub.chmod(0o755)
+    config = tmp_path / "net.json"
+    config.write_text(json.dumps({"cniVersion": "1.0.0", "name": "n", "type": "stub"}))
+    result = pytester.runpytest_inprocess(
+        f"--cni-conformance={config}", f"--cni-path={tmp_path}",
+        "--cni-conformance-version=1.1.0", "--cni-conformance-version=1.0.0", "--cni-conformance-version=0.2.0",
+    )  # fmt: skip
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: --cni-conformance-version: 1.1.0, 0.2.0 not judged here; the plugins give 0.4.0, 1.0.0 from 0.3.0 on"]
+    )
+
+
 def test_the_command_without_a_config_says_how_to_call_it():
     done = subprocess.run([sys.executable, "-m", "krafty.testing.conformance"], capture_output=True, text=True)
     assert done.returncode == 2

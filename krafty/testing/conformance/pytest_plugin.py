@@ -43,13 +43,18 @@ class Conformance:
             )
         except Exception as err:  # noqa: BLE001 - one clear line instead of a traceback
             raise pytest.UsageError(f"--cni-conformance: {err}") from None
+        unknown = [v for v in config.getoption("cni_conformance_version") if v not in self.subject.versions]
+        if unknown:  # else the suite would collect nothing and say only "got empty parameter set"
+            raise pytest.UsageError(
+                f"--cni-conformance-version: {', '.join(unknown)} not judged here; the plugins give "
+                f"{', '.join(self.subject.versions) or 'none'} from 0.3.0 on"
+            )
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
         if "conformance_rule" not in metafunc.fixturenames:
             return
-        versions = self.subject.versions
         wanted = self.config.getoption("cni_conformance_version")
-        versions = [v for v in versions if not wanted or v in wanted]
+        versions = [v for v in self.subject.versions if not wanted or v in wanted]
         pairs = [(r.id, v) for r in all_rules() for v in versions]
         metafunc.parametrize(("conformance_rule", "conformance_version"), pairs, ids=[f"{r}[{v}]" for r, v in pairs])
 
