@@ -9,6 +9,7 @@ fail; krafty is judged like any plugin and must keep every rule.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -109,6 +110,25 @@ def test_bridge_gets_the_same_verdicts_at_every_version_it_lists():
     for version in plugin.versions[:-1]:
         expected = {r: o for r, o in REFERENCE["bridge"][1].items() if RULES[r].exists_in(version)}
         assert broken(v for v in verdicts if v.version == version) == expected, version
+
+
+def test_the_command_judges_bridge_from_outside_the_repository(tmp_path):
+    """docs/conformance.md's short command where a plugin's author runs it: the table in the
+    terminal, and the report files in the working directory with the pinned verdicts."""
+    done = subprocess.run(
+        [sys.executable, "-m", "krafty.testing.conformance", str(CONFIGS / "bridge.json"), "--cni-path=/usr/lib/cni",
+         "--cni-conformance-version=1.0.0", "-p", "no:xdist"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == pytest.ExitCode.TESTS_FAILED, done.stdout[-2000:]  # bridge breaks env.command, a MUST
+    assert "CNI conformance" in done.stdout
+    assert "env.command            MUST      FAIL" in done.stdout
+    assert "report: cni-conformance.json, cni-conformance.md" in done.stdout
+    report = json.loads((tmp_path / "cni-conformance.json").read_text())
+    assert {v["version"] for v in report["verdicts"]} == {"1.0.0"}
+    verdicts = {v["rule"]: v["outcome"] for v in report["verdicts"] if v["outcome"] not in (PASS, NA)}
+    assert verdicts == REFERENCE["bridge"][1]
+    assert (tmp_path / "cni-conformance.md").read_text().startswith("# CNI conformance: `bridge`\n")
 
 
 # --- every rule can fail ----------------------------------------------------------------------
