@@ -99,6 +99,7 @@ class FakeVm:
         self.pause = pause  # between a test's setup report and the rest: the relay polls meanwhile
         self.note = ""  # what vm.run says last, when the VM worked
         self.power_off = 0.0  # seconds between the last report and vm.run's return
+        self.garbage = b""  # bytes a guest may print that are not UTF-8
         self.calls: list[dict[str, Any]] = []
 
     def __call__(self, argv: list[str], **kwargs: Any) -> int:
@@ -118,6 +119,8 @@ class FakeVm:
             if qemu.wait() != 0:
                 raise vm.VmDied("the VM stopped without writing the command's exit status")
         kwargs["console"].write(self.note)
+        kwargs["console"].flush()
+        kwargs["console"].buffer.write(self.garbage)
         return self.status
 
 
@@ -347,6 +350,29 @@ def test_the_summary_says_how_long_the_vm_took_and_where_the_time_went(pytestcon
     relay.thread.join()
     relay.pytest_terminal_summary(terminal)
     assert terminal.lines == ["cni_kernel: the VM ran 2 tests in 0 s (booted in 31 s; the command took 540 s)"]
+
+
+@pytest.mark.parametrize(
+    ("note", "garbage", "line"),
+    [
+        ("", b"", "cni_kernel: the VM ran 1 tests in 0 s"),
+        (
+            "krafty.testing.vm: booted in 31 s; the command took 540 s\n",
+            b"\xff\xfe a guest's line that is not UTF-8\n",
+            "cni_kernel: the VM ran 1 tests in 0 s (booted in 31 s; the command took 540 s)",
+        ),
+    ],
+    ids=["a VM that left no note", "a console that is not all UTF-8"],
+)
+def test_the_summary_says_what_it_knows(pytestconfig, relay_for, note, garbage, line):
+    fake = FakeVm(pytestconfig, {"t.py::test_a": "passed"})
+    fake.note, fake.garbage = note, garbage
+    relay = relay_for([Item("t.py::test_a", "vlan")], fake)
+    relay.start()
+    relay.thread.join()
+    terminal = Terminal()
+    relay.pytest_terminal_summary(terminal)
+    assert terminal.lines == [line]
 
 
 def test_a_vm_that_reported_every_test_may_power_off_before_the_session_stops_it(pytestconfig, relay_for):

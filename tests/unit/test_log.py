@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import time
 
 from krafty.log import Log
 
@@ -55,5 +56,25 @@ def test_a_log_file_gets_the_lines_with_the_local_time_until_the_call_ends(tmp_p
     assert re.fullmatch(line, path.read_text()), path.read_text()
 
 
+def test_a_log_files_stamp_is_the_lines_local_time_to_the_millisecond(tmp_path, monkeypatch):
+    """1700000000 s after the epoch is 2023-11-14 22:13:20 UTC; the fraction is cut, not rounded."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    monkeypatch.setattr(time, "time", lambda: 1700000000.9995)
+    path = tmp_path / "krafty.log"
+    log = Log()
+    log.start(io.StringIO())
+    log.add_file(str(path))
+    log.info("stamped")
+    log.stop()
+    monkeypatch.undo()
+    time.tzset()
+    assert path.read_text() == f"2023-11-14 22:13:20,999 krafty[{os.getpid()}] INFO stamped\n"
+
+
 def test_outside_a_call_a_line_goes_nowhere_and_fails_nothing():
     Log().error("no call, no stderr")
+    log = Log()
+    log.start(io.StringIO())
+    log.stop()
+    log.error("after the call")
