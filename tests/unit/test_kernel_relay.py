@@ -391,6 +391,22 @@ def test_a_vm_that_reported_every_test_may_power_off_before_the_session_stops_it
     assert terminal.lines == ["cni_kernel: the VM ran 1 tests in 1 s (booted in 31 s; the command took 540 s)"]
 
 
+def test_a_vm_that_does_not_power_off_in_time_is_killed(pytestconfig, relay_for, monkeypatch):
+    """Every test reported, then a VM that hangs on its way down: the session's end kills it
+    once POWER_OFF_WAIT has passed, instead of waiting for it."""
+    monkeypatch.setattr(kernel, "POWER_OFF_WAIT", 0.2)
+    fake = FakeVm(pytestconfig, {"t.py::test_a": "passed"})
+    fake.power_off = 600.0
+    relay = relay_for([Item("t.py::test_a", "vlan")], fake)
+    relay.start()
+    while not relay._finished("t.py::test_a") or relay.qemu is None:
+        relay._read_reports()
+        time.sleep(0.05)
+    relay.stop()
+    assert relay.qemu.returncode == -signal.SIGKILL
+    assert not relay.thread.is_alive()
+
+
 def test_the_options_given_here_reach_the_pytest_in_the_vm_but_those_the_relay_sets_or_used(pytestconfig, relay_for):
     """-x, -o, -p, --basetemp and a conftest's own options go on; paths, selection, xdist,
     the cache's replays and the relay's own options do not (the VM gets the tests' ids)."""
