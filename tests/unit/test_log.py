@@ -74,7 +74,12 @@ def test_a_log_files_stamp_is_the_lines_local_time_to_the_millisecond(tmp_path, 
 
 def test_outside_a_call_a_line_goes_nowhere_and_fails_nothing():
     Log().error("no call, no stderr")
+
+
+def test_once_a_call_has_ended_its_lines_go_nowhere():
+    stderr = io.StringIO()
     log = Log()
-    log.start(io.StringIO())
+    log.start(stderr)
     log.stop()
     log.error("after the call")
+    assert stderr.getvalue() == ""
