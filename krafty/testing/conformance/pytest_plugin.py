@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from krafty.testing.conformance import report
-from krafty.testing.conformance.case import Subject
+from krafty.testing.conformance.case import OLDEST_JUDGED, Subject
 from krafty.testing.conformance.rules import RULES, all_rules
 from krafty.testing.conformance.runner import ERROR, FAIL, NA, WARN, Verdict, judge
 from krafty.testing.runtime import CniExecError
@@ -47,7 +47,7 @@ class Conformance:
         if unknown:  # else the suite would collect nothing and say only "got empty parameter set"
             raise pytest.UsageError(
                 f"--cni-conformance-version: {', '.join(unknown)} not judged here; the plugins give "
-                f"{', '.join(self.subject.versions) or 'none'} from 0.3.0 on"
+                f"{', '.join(self.subject.versions) or 'none'} from {OLDEST_JUDGED} on"
             )
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
