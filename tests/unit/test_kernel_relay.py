@@ -124,6 +124,15 @@ class FakeVm:
         return self.status
 
 
+def read_until(relay: kernel.VmRelay, done: Any, seconds: float = 30.0) -> None:
+    """Read the relay's reports until `done()`: the session's side while the stand-in VM works."""
+    deadline = time.monotonic() + seconds
+    while not done():
+        assert time.monotonic() < deadline, "the stand-in VM never got there"
+        relay._read_reports()
+        time.sleep(0.05)
+
+
 @pytest.fixture
 def relay_for(pytestconfig, tmp_path, monkeypatch):
     """relay_for(items, vm_run, **options) -> VmRelay; each relay is stopped at teardown."""
@@ -382,9 +391,7 @@ def test_a_vm_that_reported_every_test_may_power_off_before_the_session_stops_it
     fake.note, fake.power_off = "krafty.testing.vm: booted in 31 s; the command took 540 s\n", 1.0
     relay = relay_for(items, fake)
     relay.start()
-    while not relay._finished("t.py::test_a"):
-        relay._read_reports()
-        time.sleep(0.05)
+    read_until(relay, lambda: relay._finished("t.py::test_a"))
     relay.stop()
     terminal = Terminal()
     relay.pytest_terminal_summary(terminal)
@@ -399,9 +406,7 @@ def test_a_vm_that_does_not_power_off_in_time_is_killed(pytestconfig, relay_for,
     fake.power_off = 600.0
     relay = relay_for([Item("t.py::test_a", "vlan")], fake)
     relay.start()
-    while not relay._finished("t.py::test_a") or relay.qemu is None:
-        relay._read_reports()
-        time.sleep(0.05)
+    read_until(relay, lambda: relay._finished("t.py::test_a") and relay.qemu is not None)
     relay.stop()
     assert relay.qemu.returncode == -signal.SIGKILL
     assert not relay.thread.is_alive()
